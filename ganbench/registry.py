@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from ganbench.errors import UnknownNameError
@@ -79,7 +80,8 @@ METRICS: Registry[Any] = Registry("metric")
 BUDGETS: Registry[str] = Registry("budget")
 ARCHITECTURES: Registry[Callable[..., Any]] = Registry("architecture")
 
-# Modules that register things. Import errors here are real bugs, so they propagate.
+# Modules that register things. A module that is absent is skipped (find_spec); an import error
+# inside one that exists is a real bug, so it propagates.
 _MODULES = (
     "ganbench.config",
     "ganbench.data",
@@ -96,4 +98,5 @@ def load_all() -> None:
         return
     _loaded = True
     for m in _MODULES:
-        importlib.import_module(m)
+        if importlib.util.find_spec(m) is not None:
+            importlib.import_module(m)

@@ -1,0 +1,87 @@
+"""`ganbench run`: train baselines under a named budget, evaluate, and write records, tables and plots."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ganbench.cli.app import cli, parse_int_list
+from ganbench.config import RunConfig, parse_overrides
+from ganbench.errors import GanbenchError
+from ganbench.registry import BUDGETS, DATASETS, MODELS
+
+DEFAULT_MODELS = "gan,gan-mm,lsgan,wgan,wgan-gp,sngan,dcgan"
+DEFAULT_DATASETS = "ring,grid"
+
+
+def _check_datasets(spec: str) -> list[str]:
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    if not names:
+        raise GanbenchError("--dataset is empty")
+    for n in names:
+        kind, sep, _ = n.partition(":")
+        DATASETS.get(kind if sep else n)
+    return names
+
+
+@cli.command("run")
+@click.option("--models", "-m", default=DEFAULT_MODELS, show_default=True, help="Comma-separated baselines.")
+@click.option("--dataset", "--datasets", "-d", "datasets", default=DEFAULT_DATASETS, show_default=True,
+              help="Comma-separated datasets (registered names, folder:PATH, npz:PATH).")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+@click.option("--budget", "-b", default="cpu", show_default=True, help="smoke | cpu | paper")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
+              help="Output directory [default: runs/<timestamp>].")
+@click.option("--data-dir", default=None, help="Where to look for dataset files first.")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
+@click.option("--resume", is_flag=True, help="Continue interrupted runs in --out; finished ones are kept.")
+@click.option("--workers", type=int, default=None, help="Parallel runs [default: 2 on CPU, 1 on GPU].")
+@click.option("--steps", type=int, default=None, help="Override the budget's generator steps.")
+@click.option("--batch-size", type=int, default=None, help="Override the budget's batch size.")
+@click.option("--eval-every", type=int, default=None, help="Override the budget's evaluation interval.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe field, e.g. --set optimizer.lr_g=1e-4 (repeatable).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | None, data_dir: str | None,
+            device: str, resume: bool, workers: int | None, steps: int | None, batch_size: int | None,
+            eval_every: int | None, sets: tuple[str, ...], quiet: bool) -> None:
+    """Train and evaluate MODELS x DATASETS x SEEDS; with no options, the default mixture suite."""
+    from ganbench.report.write import write_run_report
+    from ganbench.suite import run_suite, write_records
+
+    # Validate every name before any work starts: a typo costs nothing.
+    model_list = MODELS.parse_list(models)
+    dataset_list = _check_datasets(datasets)
+    seed_list = parse_int_list(seeds, "--seeds")
+    BUDGETS.get(budget)
+    if resume and out is None:
+        raise GanbenchError("--resume needs --out DIR, the directory of the run to continue")
+    out = out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = RunConfig(model=model_list[0], dataset=dataset_list[0], budget=budget, out_dir=out, data_dir=data_dir,
+                     device=device, resume=resume, progress=not quiet, recipe_overrides=parse_overrides(sets),
+                     budget_overrides={"steps": steps, "batch_size": batch_size, "eval_every": eval_every})
+    # Load each recipe once here so a bad --set or budget fails before training.
+    for m in model_list:
+        dataclasses.replace(base, model=m).recipe()
+
+    t0 = time.perf_counter()
+    click.echo(f"ganbench run: {len(model_list)} models x {len(dataset_list)} datasets x {len(seed_list)} seeds, "
+               f"budget {budget!r} -> {out}", err=True)
+    records, outcomes = run_suite(model_list, dataset_list, seed_list, base, workers)
+    wall = time.perf_counter() - t0
+    write_records(records, out / "records.jsonl")
+    failed = [o for o in outcomes if o.error]
+    written = write_run_report(out, records, wall_s=wall)
+    click.echo(written["table_text"])
+    click.echo(f"\nwall time {wall:.1f} s; records: {out / 'records.jsonl'}; "
+               + "; ".join(f"{k}: {v}" for k, v in written.items() if k != "table_text"))
+    if failed:
+        for o in failed:
+            first = o.error.splitlines()[0] if o.error else ""
+            click.echo(f"ganbench: error: {o.cfg.model}/{o.cfg.dataset}/seed{o.cfg.seed}: {first}", err=True)
+        raise SystemExit(1)

@@ -1,0 +1,1 @@
+"""Reporting: records -> tables, plots and an HTML report."""

@@ -1,0 +1,111 @@
+"""Run a grid of (model, dataset, seed) trainings, in parallel worker processes on CPU.
+
+Each run writes its own checkpoint and records as it goes; the suite gathers them at the end, so
+a failed or interrupted run loses nothing the others computed, and ``--resume`` skips finished runs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import multiprocessing as mp
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ganbench.config import RunConfig
+from ganbench.errors import GanbenchError
+from ganbench.records import ResultRecord, read_records
+
+SAMPLES = "samples.npz"
+
+
+@dataclass
+class RunOutcome:
+    cfg: RunConfig
+    records: list[dict[str, Any]]
+    wall_s: float
+    error: str | None = None
+    skipped: bool = False
+
+
+def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
+    """Train and evaluate one run; errors are returned, not raised, so the suite goes on."""
+    from ganbench.evaluate import make_evaluator
+    from ganbench.generators import sample_all
+    from ganbench.train import CHECKPOINT, RECORDS, Trainer
+
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    try:
+        trainer = Trainer(cfg)
+        done = cfg.resume and (cfg.run_dir() / CHECKPOINT).exists() and (cfg.run_dir() / RECORDS).exists()
+        if done:
+            trainer.restore(cfg.run_dir() / CHECKPOINT)
+            if trainer.step >= trainer.budget.steps:
+                recs = [r.__dict__ for r in read_records([cfg.run_dir() / RECORDS])]
+                return RunOutcome(cfg, recs, 0.0, skipped=True)
+            trainer = Trainer(cfg)
+        evaluator = make_evaluator(trainer.dataset, trainer.budget, cfg.seed)
+        result = trainer.run(evaluator, getattr(evaluator, "protocol", {}))
+        if hasattr(evaluator, "samples"):  # keep the final samples for plots
+            x = evaluator.samples(result.generator)
+            np.savez_compressed(result.run_dir / SAMPLES, samples=x)
+        recs = [r.__dict__ for r in read_records([result.run_dir / RECORDS])]
+        return RunOutcome(cfg, recs, time.perf_counter() - t0)
+    except GanbenchError as e:
+        return RunOutcome(cfg, [], time.perf_counter() - t0, error=str(e))
+    except Exception as e:  # a bug in one run must not lose the others; keep the traceback
+        tb = traceback.format_exc(limit=6)
+        return RunOutcome(cfg, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}")
+
+
+def default_workers(device: str) -> int:
+    # Small MLPs use one core poorly split two ways; two single-threaded runs use both.
+    if device != "cpu" and (device == "auto" and torch.cuda.is_available() or device.startswith("cuda")):
+        return 1
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: RunConfig,
+              workers: int | None = None) -> tuple[list[ResultRecord], list[RunOutcome]]:
+    """Train every (model, dataset, seed); return all records and each run's outcome."""
+    cfgs = [dataclasses.replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
+    workers = workers or default_workers(base.device)
+    outcomes: list[RunOutcome] = []
+    bar = tqdm(total=len(cfgs), unit="run", desc="suite", dynamic_ncols=True, disable=not base.progress)
+    if workers == 1 or len(cfgs) == 1:
+        for c in cfgs:
+            bar.set_postfix_str(f"{c.model}/{c.dataset}/seed{c.seed}")
+            outcomes.append(run_one(c))
+            bar.update(1)
+    else:
+        quiet = [dataclasses.replace(c, progress=False) for c in cfgs]
+        ctx = mp.get_context("spawn")  # fork after torch threads start is unsafe
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = {pool.submit(run_one, c, 1): c for c in quiet}
+            for fut in cf.as_completed(futures):
+                c = futures[fut]
+                outcomes.append(fut.result())
+                bar.set_postfix_str(f"done {c.model}/{c.dataset}/seed{c.seed}")
+                bar.update(1)
+    bar.close()
+    order = {(c.model, c.dataset, c.seed): i for i, c in enumerate(cfgs)}
+    outcomes.sort(key=lambda o: order[(o.cfg.model, o.cfg.dataset, o.cfg.seed)])
+    records = [ResultRecord.from_dict(r) for o in outcomes for r in o.records]
+    return records, outcomes
+
+
+def write_records(records: list[ResultRecord], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(r.to_json() + "\n" for r in records), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,238 @@
+"""The one training loop: a fixed budget of generator steps, n_dis critic steps each, one seed,
+atomic checkpoints with every RNG state, and exact resume.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ganbench.config import Budget, Recipe, RunConfig
+from ganbench.data import get_dataset
+from ganbench.data.base import Dataset
+from ganbench.errors import GanbenchError
+from ganbench.losses import OBJECTIVES, clip_weights, gradient_penalty
+from ganbench.nets import build_networks
+from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
+
+CHECKPOINT = "checkpoint.pt"
+RECORDS = "records.jsonl"
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def make_optimizer(params: Any, opt: dict[str, Any], lr: float) -> torch.optim.Optimizer:
+    name = opt.get("name", "adam")
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=tuple(opt.get("betas", (0.5, 0.999))))
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    raise GanbenchError(f"unknown optimizer {name!r}; use 'adam' or 'rmsprop'")
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file, then os.replace: a kill never leaves a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a ganbench checkpoint without executing code (weights_only=True)."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise GanbenchError(f"no checkpoint at {path}") from None
+    except Exception as e:  # unpickling errors come in many types; all mean "refused"
+        raise GanbenchError(f"{path}: not a safe checkpoint ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:200]})") from None
+
+
+@dataclass
+class TrainResult:
+    generator: nn.Module
+    discriminator: nn.Module
+    records: list[ResultRecord]
+    run_dir: Path
+    step: int
+    wall_s: float
+    finished: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer:
+    """Owns the loop and the budget; the objective owns the loss terms (DESIGN.md convention 7)."""
+
+    def __init__(self, cfg: RunConfig, dataset: Dataset | None = None, recipe: Recipe | None = None) -> None:
+        self.cfg = cfg
+        self.recipe = recipe or cfg.recipe()
+        self.dataset = dataset or get_dataset(cfg.dataset, cfg.data_dir)
+        self.modality = self.dataset.modality
+        self.budget: Budget = cfg.resolve_budget(self.recipe, self.modality)
+        self.objective = OBJECTIVES.get(self.recipe.objective)
+        if self.objective is None:
+            raise GanbenchError(f"unknown objective {self.recipe.objective!r}; known: {sorted(OBJECTIVES)}")
+        self.device = pick_device(cfg.device)
+        self.run_dir = cfg.run_dir()
+
+        torch.manual_seed(cfg.seed)  # network initialisation
+        conditional = self.recipe.conditional
+        if conditional and not self.dataset.num_classes:
+            raise GanbenchError(f"{self.recipe.name} is conditional but {self.dataset.name} has no labels")
+        self.g, self.d = build_networks(self.recipe.arch[self.modality], self.dataset.shape,
+                                        self.dataset.num_classes, conditional)
+        self.g.to(self.device)
+        self.d.to(self.device)
+        opt = self.recipe.optimizer
+        self.opt_g = make_optimizer(self.g.parameters(), opt, opt["lr_g"])
+        self.opt_d = make_optimizer(self.d.parameters(), opt, opt["lr_d"])
+        # Every random draw of training comes from this generator, seeded from the run's seed.
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.step = 0
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": "ganbench-checkpoint/1",
+            "generator": self.g.state_dict(),
+            "discriminator": self.d.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "step": self.step,
+            "rng": {"train": self.gen.get_state(), "torch": torch.get_rng_state()},
+            "recipe": self.recipe.to_dict(),
+            "run": {"model": self.cfg.model, "dataset": self.cfg.dataset, "seed": self.cfg.seed,
+                    "budget": self.budget.__dict__, "modality": self.modality,
+                    "shape": list(self.dataset.shape), "num_classes": self.dataset.num_classes,
+                    "dataset_identity": self.dataset.identity()},
+        }
+
+    def save(self) -> Path:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / CHECKPOINT
+        atomic_save(self.state(), path)
+        return path
+
+    def restore(self, path: Path) -> None:
+        ck = load_checkpoint(path)
+        if ck.get("recipe") != self.recipe.to_dict():
+            raise GanbenchError(f"{path}: checkpoint was trained with a different recipe; "
+                                f"use another --out or drop --resume")
+        self.g.load_state_dict(ck["generator"])
+        self.d.load_state_dict(ck["discriminator"])
+        self.opt_g.load_state_dict(ck["opt_g"])
+        self.opt_d.load_state_dict(ck["opt_d"])
+        self.gen.set_state(ck["rng"]["train"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        self.step = int(ck["step"])
+
+    # -- one generator step --------------------------------------------------------------------
+    def _d_scores(self, x: torch.Tensor, y: torch.Tensor | None):
+        return self.d(x, y if self.recipe.conditional == "projection" else None) if self.recipe.conditional \
+            else self.d(x)
+
+    def _noise(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(n, self.g.z_dim, generator=self.gen).to(self.device)
+        y = None
+        if self.recipe.conditional:
+            y = torch.randint(self.dataset.num_classes, (n,), generator=self.gen).to(self.device)
+        return z, y
+
+    def _aux_loss(self, cls_logits: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | float:
+        # ACGAN (Odena et al. 2017): both players minimise the class log-likelihood loss.
+        if cls_logits is None or y is None:
+            return 0.0
+        return nn.functional.cross_entropy(cls_logits, y)
+
+    def train_step(self) -> dict[str, float]:
+        bs = self.budget.batch_size
+        penalty = self.recipe.penalty
+        d_loss = torch.zeros(())
+        for _ in range(self.recipe.n_dis_at(self.step)):
+            x_real, y_real = self.dataset.train_batch(bs, self.gen)
+            x_real = x_real.to(self.device)
+            y_real = None if y_real is None else y_real.to(self.device)
+            z, y_fake = self._noise(bs)
+            with torch.no_grad():
+                x_fake = self.g(z, y_fake)
+            real_adv, real_cls = self._d_scores(x_real, y_real)
+            fake_adv, fake_cls = self._d_scores(x_fake, y_fake)
+            d_loss = self.objective.d_loss(real_adv, fake_adv)
+            d_loss = d_loss + self._aux_loss(real_cls, y_real) + self._aux_loss(fake_cls, y_fake)
+            if "gp" in penalty:
+                d_loss = d_loss + penalty["gp"] * gradient_penalty(
+                    self.d, x_real, x_fake, y_real if self.recipe.conditional == "projection" else None, self.gen)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            if "clip" in penalty:
+                clip_weights(self.d, penalty["clip"])
+
+        z, y_fake = self._noise(bs)
+        fake_adv, fake_cls = self._d_scores(self.g(z, y_fake), y_fake)
+        g_loss = self.objective.g_loss(fake_adv) + self._aux_loss(fake_cls, y_fake)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self.step += 1
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, evaluator: Callable[[nn.Module], dict[str, float]] | None = None,
+            protocol: dict[str, Any] | None = None, stop_at: int | None = None) -> TrainResult:
+        """Train to the budget (or ``stop_at`` steps, which simulates an interruption)."""
+        ck_path = self.run_dir / CHECKPOINT
+        if self.cfg.resume and ck_path.exists():
+            self.restore(ck_path)
+        elif ck_path.exists() and not self.cfg.resume:
+            raise GanbenchError(f"{self.run_dir} already holds a run; pass --resume to continue it "
+                                f"or choose another --out")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        eval_steps = set(self.budget.eval_steps())
+        records: list[ResultRecord] = []
+        t0 = time.perf_counter()
+        end = self.budget.steps if stop_at is None else min(stop_at, self.budget.steps)
+        bar = tqdm(total=self.budget.steps, initial=self.step, unit="step", dynamic_ncols=True,
+                   desc=f"{self.cfg.model}/{self.cfg.dataset}/seed{self.cfg.seed}",
+                   disable=not self.cfg.progress, leave=False)
+        self.g.train()
+        self.d.train()
+        losses: dict[str, float] = {}
+        while self.step < end:
+            losses = self.train_step()
+            bar.update(1)
+            if self.step % 50 == 0:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            if self.step in eval_steps and evaluator is not None:
+                metrics = evaluator(self.g)
+                self.g.train()
+                rec = self.make_record(self.step, metrics, protocol or {}, time.perf_counter() - t0, losses)
+                append_record(self.run_dir / RECORDS, rec)
+                records.append(rec)
+            if self.step % self.budget.checkpoint_every == 0 or self.step in eval_steps \
+                    or self.step == self.budget.steps:
+                self.save()
+        bar.close()
+        return TrainResult(self.g, self.d, records, self.run_dir, self.step, time.perf_counter() - t0,
+                           finished=self.step >= self.budget.steps)
+
+    def make_record(self, step: int, metrics: dict[str, float], protocol: dict[str, Any], wall_s: float,
+                    losses: dict[str, float]) -> ResultRecord:
+        proto = {"budget": self.budget.name, "steps": self.budget.steps, "batch_size": self.budget.batch_size,
+                 "n_dis": self.recipe.n_dis, "objective": self.recipe.objective,
+                 "dataset_identity": self.dataset.identity(), **protocol}
+        return ResultRecord(
+            model=self.cfg.model, dataset=self.cfg.dataset, seed=self.cfg.seed, step=step,
+            metrics=finite_metrics({**metrics, **{f"train_{k}": v for k, v in losses.items()}}),
+            protocol=proto, provenance=provenance(wall_s=round(wall_s, 3), device_used=str(self.device)))
