@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ganbench.data import mog  # noqa: F401  (registers ring, grid, highdim)
+from ganbench.data import images  # noqa: F401
 from ganbench.data.base import Dataset, ImageDataset
 from ganbench.registry import DATASETS
 
