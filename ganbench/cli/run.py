@@ -44,12 +44,13 @@ def _check_datasets(spec: str) -> list[str]:
 @click.option("--steps", type=int, default=None, help="Override the budget's generator steps.")
 @click.option("--batch-size", type=int, default=None, help="Override the budget's batch size.")
 @click.option("--eval-every", type=int, default=None, help="Override the budget's evaluation interval.")
+@click.option("--checkpoint-every", type=int, default=None, help="Override the budget's checkpoint interval.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe field, e.g. --set optimizer.lr_g=1e-4 (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | None, data_dir: str | None,
             device: str, resume: bool, workers: int | None, steps: int | None, batch_size: int | None,
-            eval_every: int | None, sets: tuple[str, ...], quiet: bool) -> None:
+            eval_every: int | None, checkpoint_every: int | None, sets: tuple[str, ...], quiet: bool) -> None:
     """Train and evaluate MODELS x DATASETS x SEEDS; with no options, the default mixture suite."""
     from ganbench.report.write import write_run_report
     from ganbench.suite import run_suite, write_records
@@ -64,7 +65,8 @@ def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | Non
     out = out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = RunConfig(model=model_list[0], dataset=dataset_list[0], budget=budget, out_dir=out, data_dir=data_dir,
                      device=device, resume=resume, progress=not quiet, recipe_overrides=parse_overrides(sets),
-                     budget_overrides={"steps": steps, "batch_size": batch_size, "eval_every": eval_every})
+                     budget_overrides={"steps": steps, "batch_size": batch_size, "eval_every": eval_every,
+                                       "checkpoint_every": checkpoint_every})
     # Load each recipe once here so a bad --set or budget fails before training.
     for m in model_list:
         dataclasses.replace(base, model=m).recipe()
