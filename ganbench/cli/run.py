@@ -70,6 +70,9 @@ def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | Non
     # Load each recipe once here so a bad --set or budget fails before training.
     for m in model_list:
         dataclasses.replace(base, model=m).recipe()
+    from ganbench.data import get_dataset
+    for d in dataset_list:  # a missing dataset fails here, before any output is written
+        get_dataset(d, data_dir)
 
     t0 = time.perf_counter()
     click.echo(f"ganbench run: {len(model_list)} models x {len(dataset_list)} datasets x {len(seed_list)} seeds, "
