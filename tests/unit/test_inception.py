@@ -35,6 +35,7 @@ def env(tmp_path_factory):
         mp.setenv("GANBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
         mp.setenv("GANBENCH_OFFLINE", "1")
         mp.delenv("GANBENCH_INCEPTION_WEIGHTS", raising=False)
+        mp.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
         yield mp
 
 
@@ -43,6 +44,7 @@ def _isolate(env, monkeypatch, tmp_path):
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("GANBENCH_OFFLINE", "1")
     monkeypatch.delenv("GANBENCH_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
 
 
 @pytest.fixture(scope="module")
@@ -255,6 +257,15 @@ def test_resolver_order(tmp_path, monkeypatch):
     assert (w.path, w.origin, w.sha256) == (a, "argument", _sha(a))
     with pytest.raises(DataNotFoundError, match="not found"):
         resolve_inception_weights(tmp_path / "missing.pth")
+
+
+def test_resolver_finds_pytorch_fid_download_in_torch_hub(tmp_path, monkeypatch):
+    hub = tmp_path / "torch_home" / "hub" / "checkpoints" / inc.PT_INCEPTION_FILENAME
+    hub.parent.mkdir(parents=True)
+    _tiny_pth(hub, 5)
+    monkeypatch.setattr(inc, "PT_INCEPTION_SHA256", _sha(hub))
+    w = resolve_inception_weights()
+    assert (w.path, w.origin, w.label) == (hub, "torch-hub", "pt_inception")
 
 
 def test_resolver_unreachable_download_falls_through_and_reports(tmp_path, monkeypatch):
