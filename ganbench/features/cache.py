@@ -28,10 +28,8 @@ def cache_root() -> Path:
 
 def _canonical(v: Any, where: str) -> Any:
     # Strict on types so that no repr with a memory address (a silent miss) enters a key.
-    if v is None or isinstance(v, (bool, int, str)):
-        return v
-    if isinstance(v, float):
-        return repr(v)  # exact, and JSON has no NaN/inf
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v  # json writes floats with repr: exact round trip
     if isinstance(v, np.generic):
         return _canonical(v.item(), where)
     if isinstance(v, os.PathLike):

@@ -42,6 +42,7 @@ def test_key_changes_with_every_part_and_is_readable(tmp_path):
                         ("weights_sha256", "6726"), ("mode", "clean"), ("n", 9999), ("seed", 1)]:
         assert c.key({**BASE, part: other}) != k, part
     assert c.key({**BASE, "extra": None}) != k
+    assert c.key({**BASE, "n": 10000.0}) != c.key({**BASE, "n": "10000.0"})
     assert c.key({**BASE, "n": np.int64(10000)}) == k  # numpy scalars are their values
     with pytest.raises(GanbenchError, match="unsupported type"):
         c.key({**BASE, "data": object()})
