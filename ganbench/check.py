@@ -1,0 +1,340 @@
+"""Regression checks: compare current records with a baseline, metric by metric.
+
+Pure: records in, verdict rows out (``compare``). The CLI (``ganbench check``) prints the rows,
+writes JUnit XML and picks the exit code.
+
+Matching: records are grouped by (model, dataset); each (model, dataset, seed) contributes its final
+step; values are averaged over seeds (NaN/None ignored). Only metrics the baseline has are judged.
+
+Allowed change, first that applies:
+1. ``--tolerance fid=+2.0,precision=-0.02``: signed, pointing the way the metric may worsen
+   (FID may rise by 2.0, precision may drop by 0.02); ``fid=+5%`` is relative to the baseline.
+2. The baseline's own bootstrap interval (``<metric>_ci_low``/``_ci_high``): its half-width, mean over
+   seeds, times sqrt(2) because baseline and current are both noisy estimates. The half-width rather
+   than the distance from the point estimate, because FID's bootstrap interval is shifted upwards
+   (see ganbench.metrics.stats.bootstrap_ci).
+3. The baseline's spread over seeds: ``K_STD`` x std (ddof=1), needs at least 2 seeds.
+4. ``DEFAULT_RELATIVE`` x |baseline mean|.
+Statistical allowances (2, 3) are never below ``floor()``: a std from 3 seeds comes out near zero by
+chance (and exactly zero for counts such as modes), which would fail identical generators.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from ganbench.errors import GanbenchError
+from ganbench.records import ResultRecord
+
+LOWER, HIGHER = "lower", "higher"
+
+# Which way is better. Names missing here are reported but not judged, unless --tolerance gives a sign.
+DIRECTIONS: dict[str, str] = {
+    "fid": LOWER, "kid": LOWER, "reverse_kl": LOWER, "ct_copy_share": LOWER, "copy_share": LOWER,
+    "nn_copy_share": LOWER,
+    "is": HIGHER, "inception_score": HIGHER, "precision": HIGHER, "recall": HIGHER, "density": HIGHER,
+    "coverage": HIGHER, "modes": HIGHER, "hq_share": HIGHER,
+}
+
+K_STD = 2.0  # allowance = 2 x seed std of the baseline (about 2.4 sigma of a 3-seed mean difference)
+DEFAULT_RELATIVE = 0.05  # without CI or spread: 5% of the baseline value
+MIN_RELATIVE = 0.01  # floor on statistical allowances: 1% of the baseline value ...
+# ... or these absolute amounts, whichever is larger: about the sampling noise of one evaluation
+# at the smallest budgets (shares at n=2,500: binomial std <= 0.01; reverse KL of a perfect
+# 8-mode generator at n=2,500 is 0.0014 +- 0.0008).
+MIN_ABSOLUTE: dict[str, float] = {
+    "reverse_kl": 0.01, "hq_share": 0.005, "precision": 0.005, "recall": 0.005, "density": 0.005,
+    "coverage": 0.005, "ct_copy_share": 0.005, "copy_share": 0.005, "nn_copy_share": 0.005,
+}
+
+# Protocol keys whose difference makes numbers incomparable (absent on one side counts as a value).
+PROTOCOL_KEYS = ("n_gen", "n_real", "split", "real_split", "extractor", "weights_sha256", "mode",
+                 "resize_mode", "k", "nearest_k", "budget", "steps", "dataset_identity", "hq_radius_sigmas")
+
+COMPANION_SUFFIXES = ("_ci_low", "_ci_high", "_std")
+SKIP_PREFIXES = ("train_",)  # training losses are diagnostics, not quality metrics
+
+PASS, IMPROVED, REGRESSED, MISSING, NOT_JUDGED = "pass", "improved", "REGRESSED", "missing", "not judged"
+FAILING = (REGRESSED, MISSING)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """An explicit allowance: ``amount`` >= 0 in the worse direction; ``sign`` +1 rise, -1 drop, 0 unsigned."""
+
+    amount: float
+    sign: int
+    relative: bool = False
+
+    def allowed(self, baseline: float) -> float:
+        return self.amount * abs(baseline) if self.relative else self.amount
+
+    def __str__(self) -> str:
+        s = {1: "+", -1: "-", 0: ""}[self.sign]
+        return f"{s}{self.amount * 100:g}%" if self.relative else f"{s}{self.amount:g}"
+
+
+_TOL_RE = re.compile(r"^\s*([A-Za-z][\w.\-]*)\s*=\s*([+-]?)\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)\s*(%?)\s*$")
+
+
+def parse_tolerance(spec: str | None) -> dict[str, Tolerance]:
+    """``"fid=+2.0,precision=-0.02,kid=+10%"`` -> {metric: Tolerance}; GanbenchError on bad syntax."""
+    out: dict[str, Tolerance] = {}
+    if not spec:
+        return out
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        m = _TOL_RE.match(part)
+        if not m:
+            raise GanbenchError(f"bad --tolerance item {part.strip()!r}: expected METRIC=+X or METRIC=-X "
+                                f"(e.g. fid=+2.0,precision=-0.02 or fid=+5%)")
+        name, sign, num, pct = m.groups()
+        amount = float(num) / (100.0 if pct else 1.0)
+        if not math.isfinite(amount):
+            raise GanbenchError(f"bad --tolerance item {part.strip()!r}: not a finite number")
+        out[name] = Tolerance(amount, {"+": 1, "-": -1, "": 0}[sign], bool(pct))
+    return out
+
+
+def direction(metric: str, tol: Tolerance | None = None) -> str | None:
+    """"lower"/"higher" is better, or None when unknown; a signed tolerance names the direction."""
+    d = DIRECTIONS.get(metric)
+    if d is None and tol is not None and tol.sign:
+        d = LOWER if tol.sign > 0 else HIGHER  # "may rise by X": rising is the worse way
+    return d
+
+
+def is_quality_metric(name: str) -> bool:
+    return not name.startswith(SKIP_PREFIXES) and not name.endswith(COMPANION_SUFFIXES)
+
+
+def floor(metric: str, baseline: float) -> float:
+    return max(MIN_RELATIVE * abs(baseline), MIN_ABSOLUTE.get(metric, 0.0))
+
+
+@dataclass
+class Aggregate:
+    """One (model, dataset)'s final-step values over seeds."""
+
+    values: dict[str, list[float]] = field(default_factory=dict)  # metric -> per-seed finite values
+    seeds: set[int] = field(default_factory=set)
+    protocol: dict[str, set[str]] = field(default_factory=dict)  # key -> distinct values (as text)
+
+    def mean(self, metric: str) -> float:
+        v = self.values.get(metric, [])
+        return float(np.mean(v)) if v else math.nan
+
+    def std(self, metric: str) -> float:
+        v = self.values.get(metric, [])
+        return float(np.std(v, ddof=1)) if len(v) > 1 else math.nan
+
+
+def _validate(r: ResultRecord, where: str) -> None:
+    if not isinstance(r.metrics, dict):
+        raise GanbenchError(f"{where}: record {r.model}/{r.dataset}/seed{r.seed}: 'metrics' is not an object")
+    for k, v in r.metrics.items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise GanbenchError(f"{where}: record {r.model}/{r.dataset}/seed{r.seed}: metric {k!r} is not a number")
+    if not isinstance(r.step, int) or not isinstance(r.seed, int):
+        raise GanbenchError(f"{where}: record {r.model}/{r.dataset}: 'seed' and 'step' must be integers")
+
+
+def aggregate(records: Iterable[ResultRecord], where: str = "records") -> dict[tuple[str, str], Aggregate]:
+    """Group by (model, dataset); keep each seed's final step; collect values and protocols."""
+    records = list(records)
+    for r in records:
+        _validate(r, where)
+    last: dict[tuple[str, str, int], int] = {}
+    for r in records:
+        k = (r.model, r.dataset, r.seed)
+        last[k] = max(last.get(k, r.step), r.step)
+    per_seed: dict[tuple[str, str, int], dict[str, float]] = {}
+    out: dict[tuple[str, str], Aggregate] = {}
+    for r in records:
+        if r.step != last[(r.model, r.dataset, r.seed)]:
+            continue
+        agg = out.setdefault((r.model, r.dataset), Aggregate())
+        agg.seeds.add(r.seed)
+        for key in PROTOCOL_KEYS:
+            agg.protocol.setdefault(key, set()).add(str(r.protocol.get(key, "(absent)")))
+        # Several records at one seed's final step (e.g. a train-eval and an eval) merge their metrics.
+        per_seed.setdefault((r.model, r.dataset, r.seed), {}).update(
+            {k: float(v) for k, v in r.metrics.items() if v is not None})
+    for (model, dataset, _), metrics in per_seed.items():
+        agg = out[(model, dataset)]
+        for k, v in metrics.items():
+            agg.values.setdefault(k, [])
+            if math.isfinite(v):
+                agg.values[k].append(v)
+    return out
+
+
+@dataclass
+class Row:
+    model: str
+    dataset: str
+    metric: str
+    better: str | None  # "lower" | "higher" | None
+    baseline: float
+    baseline_n: int
+    current: float
+    current_n: int
+    allowed: float  # amount the metric may worsen (>= 0); NaN when not judged
+    source: str
+    status: str
+    note: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILING
+
+    @property
+    def delta(self) -> float:
+        return self.current - self.baseline
+
+    def allowed_signed(self) -> str:
+        if math.isnan(self.allowed) or self.better is None:
+            return ""
+        if self.allowed == 0:
+            return "0"
+        return f"{'+' if self.better == LOWER else '-'}{fmt_num(self.allowed)}"
+
+
+@dataclass
+class Comparison:
+    rows: list[Row]
+    protocol_diffs: dict[tuple[str, str], dict[str, tuple[str, str]]]  # group -> key -> (baseline, current)
+    baseline_only: list[tuple[str, str]]
+    current_only: list[tuple[str, str]]
+
+    @property
+    def regressed(self) -> bool:
+        return any(r.failed for r in self.rows)
+
+    def counts(self) -> dict[str, int]:
+        c: dict[str, int] = {}
+        for r in self.rows:
+            c[r.status] = c.get(r.status, 0) + 1
+        return c
+
+
+def protocol_differences(base: Aggregate, cur: Aggregate) -> dict[str, tuple[str, str]]:
+    diffs = {}
+    for key in PROTOCOL_KEYS:
+        b, c = base.protocol.get(key, {"(absent)"}), cur.protocol.get(key, {"(absent)"})
+        if b != c:
+            diffs[key] = (", ".join(sorted(b)), ", ".join(sorted(c)))
+    return diffs
+
+
+def _allowance(metric: str, agg: Aggregate, mean: float, tol: Tolerance | None) -> tuple[float, str]:
+    if tol is not None:
+        return tol.allowed(mean), f"--tolerance {metric}={tol}"
+    lo, hi = agg.values.get(f"{metric}_ci_low", []), agg.values.get(f"{metric}_ci_high", [])
+    if lo and hi and len(lo) == len(hi):
+        half = float(np.mean(np.asarray(hi) - np.asarray(lo))) / 2.0 * math.sqrt(2.0)
+        a, src = half, "baseline CI (half-width x sqrt 2)"
+    elif len(agg.values.get(metric, [])) >= 2:
+        a, src = K_STD * agg.std(metric), f"baseline seeds ({K_STD:g} x std)"
+    else:
+        return DEFAULT_RELATIVE * abs(mean), f"default {DEFAULT_RELATIVE:.0%} of baseline"
+    f = floor(metric, mean)
+    if a < f:
+        return f, src + f", floored to {fmt_num(f)}"
+    return a, src
+
+
+def compare(baseline: Iterable[ResultRecord], current: Iterable[ResultRecord],
+            tolerances: dict[str, Tolerance] | None = None, allow_protocol_mismatch: bool = False) -> Comparison:
+    """Judge every baseline metric of every (model, dataset) present in both record sets.
+
+    Raises GanbenchError on no overlap, on a tolerance that names no metric here or points the
+    wrong way, and on protocol differences unless ``allow_protocol_mismatch``.
+    """
+    tolerances = tolerances or {}
+    base = aggregate(baseline, "baseline")
+    cur = aggregate(current, "current")
+    if not base:
+        raise GanbenchError("the baseline holds no records")
+    if not cur:
+        raise GanbenchError("the current input holds no records")
+    shared = [k for k in base if k in cur]
+    if not shared:
+        raise GanbenchError(f"no (model, dataset) in common: baseline has {_groups(base)}, current has {_groups(cur)}")
+
+    known = {m for a in (*base.values(), *cur.values()) for m in a.values}
+    for name, tol in tolerances.items():
+        if name not in known:
+            close = sorted(m for m in known if is_quality_metric(m))
+            raise GanbenchError(f"--tolerance names {name!r}, which no record has (metrics: {', '.join(close)})")
+        d = DIRECTIONS.get(name)
+        if d and tol.sign and (d == LOWER) != (tol.sign > 0):
+            want = "+" if d == LOWER else "-"
+            raise GanbenchError(f"--tolerance {name}={tol}: {d} {name} is better, so the allowance is how far it may "
+                                f"{'rise' if d == LOWER else 'drop'}; write {name}={want}{tol.amount:g}"
+                                f"{'%' if tol.relative else ''}")
+
+    diffs = {g: d for g in shared if (d := protocol_differences(base[g], cur[g]))}
+    if diffs and not allow_protocol_mismatch:
+        g, d = next(iter(diffs.items()))
+        what = "; ".join(f"{k} {b} (baseline) vs {c} (current)" for k, (b, c) in d.items())
+        more = f" (and {len(diffs) - 1} more model/dataset pairs)" if len(diffs) > 1 else ""
+        raise GanbenchError(f"protocol differs for {g[0]}/{g[1]}: {what}{more}; the numbers are not comparable "
+                            f"(pass --allow-protocol-mismatch to compare anyway)")
+
+    rows: list[Row] = []
+    for g in shared:
+        b, c = base[g], cur[g]
+        note = "protocol differs: " + ", ".join(diffs[g]) if g in diffs else ""
+        for metric in sorted(b.values, key=_metric_key):
+            if not is_quality_metric(metric):
+                continue
+            bm = b.mean(metric)
+            if math.isnan(bm):
+                continue  # nothing to compare against (every baseline seed had no value)
+            tol = tolerances.get(metric)
+            better = direction(metric, tol)
+            cm = c.mean(metric)
+            bn, cn = len(b.values[metric]), len(c.values.get(metric, []))
+            if math.isnan(cm):
+                why = "no value in current" if metric in c.values else "metric absent from current"
+                rows.append(Row(g[0], g[1], metric, better, bm, bn, cm, cn, math.nan, "", MISSING, _join(why, note)))
+                continue
+            if better is None:
+                rows.append(Row(g[0], g[1], metric, None, bm, bn, cm, cn, math.nan, "", NOT_JUDGED,
+                                _join("direction unknown (give a signed --tolerance to judge it)", note)))
+                continue
+            allowed, src = _allowance(metric, b, bm, tol)
+            worse_by = (cm - bm) if better == LOWER else (bm - cm)
+            eps = 1e-9 * max(1.0, abs(bm))  # float noise in means of identical values
+            status = REGRESSED if worse_by > allowed + eps else IMPROVED if -worse_by > allowed + eps else PASS
+            rows.append(Row(g[0], g[1], metric, better, bm, bn, cm, cn, allowed, src, status, note))
+    return Comparison(rows, diffs, [k for k in base if k not in cur], [k for k in cur if k not in base])
+
+
+def _metric_key(name: str) -> tuple[int, str]:
+    from ganbench.report.tables import PREFERRED
+
+    return (PREFERRED.index(name) if name in PREFERRED else len(PREFERRED), name)
+
+
+def _groups(aggs: dict[tuple[str, str], Any]) -> str:
+    names = [f"{m}/{d}" for m, d in aggs]
+    return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def fmt_num(x: float) -> str:
+    """4 significant digits, "n/a" for NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.4g}"
