@@ -1,14 +1,34 @@
-"""Plots: the mixture-of-Gaussians scatter grid (generated samples over the true mode centres)."""
+"""Plots: metric curves over training, precision vs recall, sample grids, the mixture-of-Gaussians
+scatter, and discovery of nearest-neighbour grid images written by the memorisation checks."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Iterable
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: files only
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from ganbench.records import ResultRecord  # noqa: E402
+
+DPI = 110
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a model or dataset name ("folder:/data/x" -> "folder-data-x")."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(text)).strip("-") or "x"
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
 
 
 def mog_grid(panels: dict[tuple[str, str], np.ndarray], centers: dict[str, np.ndarray], path: Path,
@@ -20,7 +40,8 @@ def mog_grid(panels: dict[tuple[str, str], np.ndarray], centers: dict[str, np.nd
     """
     models = list(dict.fromkeys(m for m, _ in panels))
     datasets = list(dict.fromkeys(d for _, d in panels))
-    fig, axes = plt.subplots(len(models), len(datasets), figsize=(2.6 * len(datasets), 2.6 * len(models)),
+    # At least 3.6 in wide so the title fits over a single column.
+    fig, axes = plt.subplots(len(models), len(datasets), figsize=(max(3.6, 2.6 * len(datasets)), 2.6 * len(models)),
                              squeeze=False)
     for i, m in enumerate(models):
         for j, d in enumerate(datasets):
@@ -40,9 +61,121 @@ def mog_grid(panels: dict[tuple[str, str], np.ndarray], centers: dict[str, np.nd
                 ax.set_title(d + (" (dims 1-2)" if c.shape[1] > 2 else ""), fontsize=10)
             if j == 0:
                 ax.set_ylabel(m, fontsize=10)
-    fig.suptitle("generated samples (blue) over true mode centres (red)", fontsize=10)
+    title = "generated samples (blue) over true mode centres (red)"
+    fig.suptitle(title if len(datasets) > 1 else title.replace(" over ", "\nover "), fontsize=10)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def metric_curves(records: Iterable[ResultRecord], out_dir: Path) -> dict[str, Path]:
+    """Per dataset, one PNG ``curves_<dataset>.png``: each metric against training step, a line per
+    model (mean over seeds, band = std). Datasets evaluated at fewer than two steps are skipped."""
+    import seaborn as sns
+
+    from ganbench.report.tables import metric_order, records_frame
+    from ganbench.check import is_quality_metric
+
+    df = records_frame(records)
+    if df.empty:
+        return {}
+    df = df[df["metric"].map(is_quality_metric) & df["value"].notna()]
+    out: dict[str, Path] = {}
+    for dataset, d in df.groupby("dataset", sort=False):
+        if d["step"].nunique() < 2:
+            continue
+        metrics = metric_order(d["metric"])
+        wrap = min(4, len(metrics))
+        with sns.axes_style("whitegrid"):
+            g = sns.relplot(data=d, x="step", y="value", hue="model", col="metric", col_order=metrics,
+                            col_wrap=wrap, kind="line", errorbar="sd", marker="o", markersize=4,
+                            height=2.6, aspect=1.25, facet_kws={"sharey": False, "sharex": True})
+            g.set_titles("{col_name}")
+            g.set_axis_labels("generator step", "")
+            g.figure.suptitle(f"{dataset}: metrics over training (mean over seeds, band = std)", fontsize=11)
+            g.tight_layout()  # the FacetGrid's own layout keeps the legend outside the panels
+            out[dataset] = _save(g.figure, out_dir / f"curves_{slug(dataset)}.png")
+    return out
+
+
+def precision_recall(records: Iterable[ResultRecord], path: Path) -> Path | None:
+    """Precision against recall at each run's final step: small points per seed, large per model mean."""
+    import seaborn as sns
+
+    from ganbench.report.tables import final_frame
+
+    df = final_frame(records)
+    if df.empty:
+        return None
+    df = df[df["metric"].isin(["precision", "recall"])]
+    wide = df.pivot_table(index=["model", "dataset", "seed"], columns="metric", values="value").reset_index()
+    if not {"precision", "recall"} <= set(wide.columns):
+        return None
+    wide = wide.dropna(subset=["precision", "recall"])
+    if wide.empty:
+        return None
+    means = wide.groupby(["model", "dataset"], sort=False)[["precision", "recall"]].mean().reset_index()
+    style = "dataset" if wide["dataset"].nunique() > 1 else None
+    with sns.axes_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(5.6, 4.6))
+        sns.scatterplot(data=wide, x="recall", y="precision", hue="model", style=style, s=22, alpha=0.45,
+                        ax=ax, legend=False)
+        sns.scatterplot(data=means, x="recall", y="precision", hue="model", style=style, s=110,
+                        edgecolor="black", ax=ax)
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.plot([0, 1], [0, 1], color="#bbbbbb", lw=0.8, ls="--", zorder=0)
+        ax.set_title("precision vs recall (final step; large = mean over seeds)", fontsize=10)
+        ax.legend(fontsize=8, loc="lower left", framealpha=0.8)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def is_image_batch(x: np.ndarray) -> bool:
+    """uint8 NCHW with 1 or 3 channels: what ``sample`` returns for image generators."""
+    return x.dtype == np.uint8 and x.ndim == 4 and x.shape[1] in (1, 3)
+
+
+def sample_grid(images: np.ndarray, path: Path, n: int = 64, nrow: int = 8, pad: int = 2,
+                min_cell: int = 64) -> Path:
+    """Tile the first ``n`` uint8 NCHW images into a PNG; small images are enlarged (nearest) to about
+    ``min_cell`` pixels, so two grids of 32 px images sit side by side in the report."""
+    x = np.asarray(images)[:n]
+    if not is_image_batch(x):
+        raise ValueError(f"expected uint8 NCHW images with 1 or 3 channels, got {x.dtype} {x.shape}")
+    if x.shape[1] == 1:
+        x = np.repeat(x, 3, axis=1)
+    k, _, h, w = x.shape
+    ncol = min(nrow, k)
+    nrows = -(-k // ncol)
+    canvas = np.full((nrows * (h + pad) + pad, ncol * (w + pad) + pad, 3), 255, dtype=np.uint8)
+    for i in range(k):
+        r, c = divmod(i, ncol)
+        y0, x0 = pad + r * (h + pad), pad + c * (w + pad)
+        canvas[y0:y0 + h, x0:x0 + w] = x[i].transpose(1, 2, 0)
+    img = Image.fromarray(canvas)
+    scale = max(1, round(min_cell / max(h, w)))  # 28 px -> x2, 32 px -> x2, 8 px -> x8
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    img.save(path)
     return path
+
+
+# PNGs the report itself writes; anything else found in run directories is someone else's figure.
+OWN_PNG = re.compile(r"^(mog_samples|curves_.*|precision_recall|samples_.*)\.png$")
+
+
+def find_run_images(roots: Iterable[Path], limit: int = 48) -> list[tuple[str, Path]]:
+    """(label, path) of PNG files in run directories not written by the report: nearest-neighbour
+    grids (``nn_grid*.png``, listed first) and any other figure the memorisation checks leave there.
+    The label is the path inside its run directory, e.g. "gan/mnist/seed0/nn_grid.png"."""
+    found: dict[Path, str] = {}
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for p in sorted(root.rglob("*.png")):
+            if not OWN_PNG.match(p.name):
+                found.setdefault(p.resolve(), str(p.relative_to(root)))
+    items = sorted(((lbl, p) for p, lbl in found.items()), key=lambda t: (not t[1].name.startswith("nn_grid"), t[0]))
+    return items[:limit]

@@ -1,16 +1,31 @@
-"""Tables from records with pandas: mean +- std over seeds at each run's final step."""
+"""Tables from records with pandas: final-step metrics over seeds, best value per column marked.
+
+One summary frame (``summary``), one cell layout (``table_cells``: models x (dataset, metric) strings
+plus a mask of the best cells), and one renderer per format: markdown, CSV (tidy, numeric), LaTeX and
+HTML (both through pandas' Styler).
+"""
 
 from __future__ import annotations
 
+import html as _html
+import math
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
+from scipy import stats as _stats
 
+from ganbench.check import HIGHER, LOWER, direction, is_quality_metric
 from ganbench.records import ResultRecord
 
 # Metrics shown first when present, in this order; anything else follows alphabetically.
 PREFERRED = ("modes", "hq_share", "reverse_kl", "fid", "kid", "is", "precision", "recall", "density", "coverage")
+
+ARROWS = {LOWER: "↓", HIGHER: "↑"}
+INTERVALS = ("std", "ci")
+BEST_BG = "#dcf1da"  # background of the best cell per column (also in report.html)
+BEST_CSS = f"font-weight: bold; background-color: {BEST_BG};"
 
 
 def records_frame(records: Iterable[ResultRecord]) -> pd.DataFrame:
@@ -31,15 +46,35 @@ def final_frame(records: Iterable[ResultRecord]) -> pd.DataFrame:
 
 
 def summary(records: Iterable[ResultRecord], metrics: list[str] | None = None) -> pd.DataFrame:
-    """mean, std (ddof=1) and seed count per (model, dataset, metric) at the final step."""
+    """Per (model, dataset, metric) at the final step: mean, std (ddof=1), n_seeds (finite values),
+    n_runs, the 95% t-interval of the mean over seeds (seed_ci_low/high, NaN below 2 seeds) and the
+    records' own interval (ci_low/ci_high: mean over seeds of ``<metric>_ci_low/_ci_high``)."""
     df = final_frame(records)
-    if metrics:
-        df = df[df["metric"].isin(metrics)]
-    df = df[~df["metric"].str.startswith("train_")]
+    cols = ["model", "dataset", "metric", "mean", "std", "n_seeds", "n_runs", "seed_ci_low", "seed_ci_high",
+            "ci_low", "ci_high"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
     g = df.groupby(["model", "dataset", "metric"], sort=False)["value"]
-    out = g.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    out = g.agg(mean="mean", std="std", n_seeds="count", n_runs="size").reset_index()
     out["std"] = out["std"].fillna(0.0)
-    return out
+    half = [t_half_width(sd, n) for sd, n in zip(out["std"], out["n_seeds"])]
+    out["seed_ci_low"] = out["mean"] - half
+    out["seed_ci_high"] = out["mean"] + half
+    comp = out.set_index(["model", "dataset", "metric"])["mean"]
+    for side in ("low", "high"):
+        out[f"ci_{side}"] = [comp.get((m, d, f"{k}_ci_{side}"), np.nan)
+                             for m, d, k in zip(out["model"], out["dataset"], out["metric"])]
+    keep = out["metric"].map(is_quality_metric)
+    if metrics:
+        keep &= out["metric"].isin(metrics)
+    return out[keep].reset_index(drop=True)[cols]
+
+
+def t_half_width(std: float, n: int, level: float = 0.95) -> float:
+    """Half-width of the t-interval of a mean of ``n`` values; NaN for fewer than 2."""
+    if n < 2 or not np.isfinite(std):
+        return np.nan
+    return float(_stats.t.ppf(0.5 + level / 2, n - 1) * std / math.sqrt(n))
 
 
 def metric_order(names: Iterable[str]) -> list[str]:
@@ -47,30 +82,192 @@ def metric_order(names: Iterable[str]) -> list[str]:
     return [m for m in PREFERRED if m in names] + sorted(m for m in names if m not in PREFERRED)
 
 
-def _fmt(mean: float, std: float, n: int) -> str:
+def _digits(mean: float, spread: float = 0.0) -> int:
+    a = max(abs(mean), abs(spread) if np.isfinite(spread) else 0.0)
+    return 1 if a >= 10 else 2 if a >= 1 else 3
+
+
+def _fmt(mean: float, std: float, n: int, n_runs: int | None = None) -> str:
     if np.isnan(mean):
         return "n/a"
-    digits = 1 if abs(mean) >= 10 else 3 if abs(mean) < 1 else 2
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+    d = _digits(mean, std)
+    if n > 1 and std == 0 and float(mean).is_integer():
+        s = f"{mean:.0f} ± 0"  # counts (modes) identical over seeds
+    else:
+        s = f"{mean:.{d}f} ± {std:.{d}f}" if n > 1 else f"{mean:.{d}f}"
+    if n_runs is not None and n < n_runs:
+        s += f" ({n}/{n_runs} seeds)"  # the others had no value (e.g. reverse KL without HQ samples)
+    return s
 
 
-def wide_table(records: Iterable[ResultRecord], metrics: list[str] | None = None) -> pd.DataFrame:
-    """Models as rows, (dataset, metric) as columns, cells "mean ± std" over seeds."""
+def _fmt_ci(mean: float, lo: float, hi: float) -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return ""
+    d = _digits(mean, hi - lo)
+    return f"[{lo:.{d}f}, {hi:.{d}f}]"
+
+
+@dataclass
+class TableCells:
+    """Display strings (models x columns), the best-cell mask, and each column's (dataset, metric, label)."""
+
+    cells: pd.DataFrame
+    best: pd.DataFrame
+    columns: list[tuple[str, str, str]]  # (dataset, metric, kind): kind "value" or "ci"
+
+    @property
+    def empty(self) -> bool:
+        return self.cells.empty
+
+
+def best_mask(s: pd.DataFrame) -> pd.Series:
+    """True where a model has the best mean of its (dataset, metric); needs 2+ models with values."""
+    best = pd.Series(False, index=s.index)
+    for (_, metric), grp in s.groupby(["dataset", "metric"], sort=False):
+        d = direction(metric)
+        vals = grp["mean"].dropna()
+        if d is None or len(vals) < 2 or vals.nunique() < 2:
+            continue
+        target = vals.min() if d == LOWER else vals.max()
+        best[vals.index[np.isclose(vals, target, rtol=1e-12, atol=0)]] = True
+    return best
+
+
+def table_cells(records: Iterable[ResultRecord], metrics: list[str] | None = None,
+                interval: str = "std") -> TableCells:
+    """Models as rows; per dataset, each metric as "mean ± std" (or "mean [95% t-interval]" with
+    ``interval="ci"``) plus a "95% CI" column where the records carry their own interval."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS}")
     s = summary(records, metrics)
     if s.empty:
-        return pd.DataFrame()
-    s["cell"] = [_fmt(m, sd, n) for m, sd, n in zip(s["mean"], s["std"], s["n_seeds"])]
-    wide = s.pivot(index="model", columns=["dataset", "metric"], values="cell")
-    datasets = list(dict.fromkeys(s["dataset"]))
-    order = [(d, m) for d in datasets for m in metric_order(s["metric"]) if (d, m) in wide.columns]
+        return TableCells(pd.DataFrame(), pd.DataFrame(), [])
+    s["best"] = best_mask(s)
     models = list(dict.fromkeys(s["model"]))
-    return wide.reindex(index=models, columns=pd.MultiIndex.from_tuples(order)).fillna("")
+    datasets = list(dict.fromkeys(s["dataset"]))
+    columns: list[tuple[str, str, str]] = []
+    data: dict[tuple[str, str, str], dict[str, str]] = {}
+    best: dict[tuple[str, str, str], dict[str, bool]] = {}
+    for d in datasets:
+        present = s[s["dataset"] == d]
+        for m in metric_order(present["metric"]):
+            rows = present[present["metric"] == m].set_index("model")
+            col = (d, m, "value")
+            columns.append(col)
+            data[col], best[col] = {}, {}
+            for model, r in rows.iterrows():
+                if interval == "ci" and r["n_seeds"] > 1:
+                    ci = _fmt_ci(r["mean"], r["seed_ci_low"], r["seed_ci_high"])
+                    text = f"{r['mean']:.{_digits(r['mean'])}f} {ci}"
+                else:
+                    text = _fmt(r["mean"], r["std"], int(r["n_seeds"]), int(r["n_runs"]))
+                data[col][model] = text
+                best[col][model] = bool(r["best"])
+            if rows["ci_low"].notna().any():
+                ci = (d, m, "ci")
+                columns.append(ci)
+                data[ci] = {model: _fmt_ci(r["mean"], r["ci_low"], r["ci_high"]) for model, r in rows.iterrows()}
+                best[ci] = {model: False for model in rows.index}
+    cells = pd.DataFrame({c: pd.Series(data[c]) for c in columns}).reindex(models).fillna("")
+    mask = pd.DataFrame({c: pd.Series(best[c]) for c in columns}).reindex(models).fillna(False).astype(bool)
+    cells.columns = mask.columns = pd.MultiIndex.from_tuples(columns)
+    return TableCells(cells, mask, columns)
 
 
-def markdown_table(records: Iterable[ResultRecord], metrics: list[str] | None = None) -> str:
-    wide = wide_table(list(records), metrics)
-    if wide.empty:
+def column_label(metric: str, kind: str, arrow_style: str = "unicode") -> str:
+    if kind == "ci":
+        return f"{metric} 95% CI"
+    d = direction(metric)
+    if d is None:
+        return metric
+    if arrow_style == "latex":
+        return f"{metric} $\\{'downarrow' if d == LOWER else 'uparrow'}$"
+    return f"{metric} {ARROWS[d]}"
+
+
+def wide_table(records: Iterable[ResultRecord], metrics: list[str] | None = None,
+               interval: str = "std") -> pd.DataFrame:
+    """Models as rows, (dataset, metric label) as columns, cells "mean ± std" over seeds."""
+    t = table_cells(list(records), metrics, interval)
+    if t.empty:
+        return pd.DataFrame()
+    wide = t.cells.copy()
+    wide.columns = pd.MultiIndex.from_tuples([(d, column_label(m, k)) for d, m, k in t.columns])
+    return wide
+
+
+def markdown_table(records: Iterable[ResultRecord], metrics: list[str] | None = None,
+                   interval: str = "std") -> str:
+    """GitHub markdown; the best value per column in bold."""
+    t = table_cells(list(records), metrics, interval)
+    if t.empty:
         return "(no records)"
-    flat = wide.copy()
-    flat.columns = [f"{d} {m}" for d, m in wide.columns]
+    flat = t.cells.where(~t.best, "**" + t.cells + "**")
+    flat.columns = [f"{d} {column_label(m, k)}" for d, m, k in t.columns]
+    flat.index.name = "model"
     return flat.to_markdown()
+
+
+def csv_table(records: Iterable[ResultRecord], metrics: list[str] | None = None) -> str:
+    """Tidy numeric CSV: one row per (model, dataset, metric) with mean, std, intervals and ``best``."""
+    s = summary(list(records), metrics)
+    s["direction"] = s["metric"].map(lambda m: direction(m) or "")
+    s["best"] = best_mask(s) if not s.empty else pd.Series(dtype=bool)
+    return s.to_csv(index=False, float_format="%.6g")
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    out = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+    return out.replace("±", r"$\pm$")
+
+
+def latex_table(records: Iterable[ResultRecord], metrics: list[str] | None = None, interval: str = "std",
+                caption: str | None = None) -> str:
+    """A booktabs LaTeX table (pandas Styler.to_latex); the best value per column in \\textbf."""
+    t = table_cells(list(records), metrics, interval)
+    if t.empty:
+        return "% (no records)\n"
+    df = t.cells.copy()
+    df.columns = pd.MultiIndex.from_tuples(
+        [(latex_escape(d), latex_escape(m) if k == "value" else latex_escape(f"{m} 95% CI"))
+         for d, m, k in t.columns])
+    # Arrows after escaping, so their $...$ survives.
+    df.columns = pd.MultiIndex.from_tuples([(d, lbl + _latex_arrow(m) if k == "value" else lbl)
+                                            for (d, lbl), (_, m, k) in zip(df.columns, t.columns)])
+    df.index = [latex_escape(i) for i in df.index]
+    df.columns.names = [None, "model"]  # "model" in the header corner, not a row of its own
+    best = t.best.copy()
+    best.columns, best.index = df.columns, df.index
+    sty = df.style.format(latex_escape).apply(lambda _: best.map(lambda b: "textbf:--rwrap;" if b else ""), axis=None)
+    return sty.to_latex(hrules=True, multicol_align="c", column_format="l" + "r" * df.shape[1],
+                        caption=caption, position_float="centering" if caption else None,
+                        environment="table" if caption else None)
+
+
+def _latex_arrow(metric: str) -> str:
+    d = direction(metric)
+    return "" if d is None else f" $\\{'downarrow' if d == LOWER else 'uparrow'}$"
+
+
+def html_table(records: Iterable[ResultRecord], metrics: list[str] | None = None, interval: str = "std",
+               table_id: str = "results") -> str:
+    """An HTML table (pandas Styler.to_html); best cells carry class "best" and inline bold."""
+    t = table_cells(list(records), metrics, interval)
+    if t.empty:
+        return "<p>(no records)</p>"
+    df = t.cells.copy()
+    df.columns = pd.MultiIndex.from_tuples([(d, column_label(m, k)) for d, m, k in t.columns],
+                                           names=[None, "model"])  # "model" in the header corner
+    best = t.best.copy()
+    best.columns = df.columns
+    sty = (df.style.format(_html.escape)
+           .format_index(_html.escape, axis=0).format_index(_html.escape, axis=1)
+           .apply(lambda _: best.map(lambda b: BEST_CSS if b else ""), axis=None)
+           .set_td_classes(best.map(lambda b: "best" if b else ""))
+           .set_table_attributes('class="results"')
+           .set_uuid(table_id))
+    return sty.to_html()

@@ -1,59 +1,188 @@
-"""Write a run directory's report files: the markdown table and the plots."""
+"""Write a report directory from records: tables (md, csv, tex, html), plots, and report.html.
+
+Layout of ``out``: table.md, table.csv, table.tex, table.html, report.html, mog_samples.png (the
+mixture scatter, where vectors ran) and plots/ (metric curves, precision vs recall, sample grids).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
+from ganbench.errors import GanbenchError
 from ganbench.records import ResultRecord
-from ganbench.report.plots import mog_grid
-from ganbench.report.tables import markdown_table
+from ganbench.report import html as html_report
+from ganbench.report import plots, tables
+
+FORMATS = ("md", "csv", "tex", "html")
+SUMMARY_KEYS = ("budget", "steps", "batch_size", "n_gen", "hq_rule", "n_real", "split", "extractor", "mode")
+
+
+def parse_formats(spec: str) -> tuple[str, ...]:
+    out = tuple(dict.fromkeys(s.strip().lower() for s in spec.split(",") if s.strip()))
+    bad = [f for f in out if f not in FORMATS]
+    if bad or not out:
+        raise GanbenchError(f"--format takes a comma-separated subset of {','.join(FORMATS)}, got {spec!r}")
+    return out
 
 
 def _protocol_lines(records: list[ResultRecord]) -> list[str]:
-    seen: dict[str, Any] = {}
+    seen: dict[str, set[str]] = {}
     for r in records:
-        for k in ("budget", "steps", "batch_size", "n_gen", "hq_rule", "n_real", "extractor", "mode"):
+        for k in SUMMARY_KEYS:
             if k in r.protocol:
                 seen.setdefault(k, set()).add(str(r.protocol[k]))
     return [f"- {k}: {', '.join(sorted(v))}" for k, v in seen.items()]
 
 
-def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | None = None) -> dict[str, Any]:
-    """table.md (mean ± std over seeds at the final step) and mog_samples.png where vectors ran."""
-    from ganbench.data import get_dataset
-    from ganbench.data.mog import MixtureOfGaussians
+def table_note(records: list[ResultRecord], interval: str) -> str:
+    seeds = sorted({r.seed for r in records})
+    how = ("mean ± std over seeds (std with ddof=1)" if interval == "std"
+           else "mean [95% t-interval of the mean over seeds]")
+    text = (f"Final-step metrics, {how}; seeds {seeds}. ↓ lower is better, ↑ higher is better; "
+            f"the best value per column is in bold.")
+    if any(k.endswith("_ci_low") for r in records for k in r.metrics):
+        text += " \"95% CI\" columns: the records' own bootstrap interval, mean over seeds."
+    return text
+
+
+def _run_dir(root: Path, model: str, dataset: str, seed: int) -> Path:
+    # As RunConfig.run_dir names it.
+    return root / model / dataset.replace(":", "_").replace("/", "_") / f"seed{seed}"
+
+
+def find_samples(records: list[ResultRecord], roots: Iterable[Path]) -> dict[tuple[str, str], Path]:
+    """(model, dataset) -> the samples.npz of its lowest seed found under any root."""
     from ganbench.suite import SAMPLES
 
+    found: dict[tuple[str, str], Path] = {}
+    roots = [Path(r) for r in roots]
+    for r in sorted(records, key=lambda r: r.seed):
+        key = (r.model, r.dataset)
+        if key in found:
+            continue
+        for root in roots:
+            f = _run_dir(root, r.model, r.dataset, r.seed) / SAMPLES
+            if f.exists():
+                found[key] = f
+                break
+    return found
+
+
+def _load_samples(path: Path) -> np.ndarray | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:  # samples files may come from elsewhere: no pickles
+            return np.asarray(z["samples"]) if "samples" in z.files else None
+    except (OSError, ValueError):
+        return None
+
+
+def _mog_centers(dataset: str) -> np.ndarray | None:
+    from ganbench.data import get_dataset
+    from ganbench.data.mog import MixtureOfGaussians
+
+    try:
+        ds = get_dataset(dataset)
+    except GanbenchError:
+        return None
+    return ds.centers if isinstance(ds, MixtureOfGaussians) else None
+
+
+def write_plots(out: Path, records: list[ResultRecord], roots: Iterable[Path]) -> dict[str, Any]:
+    """All plots; returns {"mog_plot": path?, "curves": {dataset: path}, "pr": path?, "samples": {...},
+    "run_images": [(label, path)]}."""
+    roots = list(roots)
+    pdir = out / "plots"
+    res: dict[str, Any] = {"curves": plots.metric_curves(records, pdir),
+                           "pr": plots.precision_recall(records, pdir / "precision_recall.png"),
+                           "samples": {}, "run_images": plots.find_run_images(roots)}
+    panels: dict[tuple[str, str], np.ndarray] = {}
+    centers: dict[str, np.ndarray] = {}
+    for (model, dataset), f in find_samples(records, roots).items():
+        x = _load_samples(f)
+        if x is None:
+            continue
+        if plots.is_image_batch(x):
+            p = pdir / f"samples_{plots.slug(model)}_{plots.slug(dataset)}.png"
+            res["samples"][(model, dataset)] = plots.sample_grid(x, p)
+        elif x.ndim == 2 and np.issubdtype(x.dtype, np.floating):
+            c = centers.get(dataset)
+            if c is None and dataset not in centers:
+                c = centers[dataset] = _mog_centers(dataset)
+            if c is not None and c.shape[1] == x.shape[1]:
+                panels[(model, dataset)] = x
+    centers = {k: v for k, v in centers.items() if v is not None}
+    if panels:
+        res["mog_plot"] = plots.mog_grid(panels, centers, out / "mog_samples.png")
+    return res
+
+
+def _figure_sections(pl: dict[str, Any]) -> list[tuple[str, list, str]]:
+    F = html_report.FigureItem
+    secs = []
+    curves = [F(p, f"{d}: each metric against generator step, one line per model") for d, p in pl["curves"].items()]
+    secs.append(("Training curves", curves, "Mean over seeds; the band is ± one std."))
+    if pl.get("pr"):
+        secs.append(("Precision vs recall", [F(pl["pr"], "precision against recall at the final step")], ""))
+    if pl["samples"]:
+        sample_figs = [F(p, f"{m} on {d}: generated samples (lowest seed)", pixels=True)
+                       for (m, d), p in pl["samples"].items()]
+        secs.append(("Samples", sample_figs, "The first 64 samples of each model's final generator."))
+    if pl.get("mog_plot"):
+        secs.append(("Mixture of Gaussians", [F(pl["mog_plot"], "generated samples (blue) over the true mode "
+                                                                "centres (red), lowest seed", wide=True)], ""))
+    if pl["run_images"]:
+        secs.append(("Nearest neighbours and other run figures",
+                     [F(p, lbl) for lbl, p in pl["run_images"]],
+                     "PNG files found in the run directories (nn_grid*.png: each generated sample beside its "
+                     "nearest training images)."))
+    return secs
+
+
+def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | None = None,
+                     sources: Iterable[Path] | None = None, formats: Iterable[str] = FORMATS,
+                     interval: str = "std", title: str | None = None) -> dict[str, Any]:
+    """Write tables, plots and report.html into ``out``; ``sources`` are the run directories to look
+    for samples and figures in (default: ``out``). Returns the written paths and "table_text"."""
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = list(records)
+    formats = tuple(formats)
+    sources = [out] if sources is None else [Path(s) for s in sources]
     written: dict[str, Any] = {}
-    seeds = sorted({r.seed for r in records})
-    table = markdown_table(records)
-    header = [f"# ganbench results: {out.name}", "",
-              f"Final-step metrics, mean ± std over seeds {seeds} (std with ddof=1).", ""]
+    table = tables.markdown_table(records, interval=interval)
+    written["table_text"] = table
+    note = table_note(records, interval)
     footer = ["", "Protocol:", *_protocol_lines(records)]
     if wall_s is not None:
         footer.append(f"- wall time: {wall_s:.1f} s")
-    text = "\n".join(header + [table] + footer) + "\n"
-    (out / "table.md").write_text(text, encoding="utf-8")
-    written["table"] = out / "table.md"
-    written["table_text"] = table
+    if "md" in formats:
+        text = "\n".join([f"# ganbench results: {out.name}", "", note, "", table, *footer]) + "\n"
+        (out / "table.md").write_text(text, encoding="utf-8")
+        written["table"] = out / "table.md"
+    if "csv" in formats:
+        (out / "table.csv").write_text(tables.csv_table(records), encoding="utf-8")
+        written["csv"] = out / "table.csv"
+    if "tex" in formats:
+        (out / "table.tex").write_text(tables.latex_table(records, interval=interval), encoding="utf-8")
+        written["tex"] = out / "table.tex"
+    table_html = tables.html_table(records, interval=interval)
+    if "html" in formats:
+        (out / "table.html").write_text(f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>'
+                                        f"{table_html}</body></html>\n", encoding="utf-8")
+        written["html_table"] = out / "table.html"
 
-    panels: dict[tuple[str, str], np.ndarray] = {}
-    centers: dict[str, np.ndarray] = {}
-    for r in records:
-        if (r.model, r.dataset) in panels or r.seed != seeds[0]:
-            continue
-        f = out / r.model / r.dataset / f"seed{r.seed}" / SAMPLES
-        if not f.exists():
-            continue
-        ds = get_dataset(r.dataset)
-        if isinstance(ds, MixtureOfGaussians):
-            centers[r.dataset] = ds.centers
-            with np.load(f) as z:
-                panels[(r.model, r.dataset)] = z["samples"]
-    if panels:
-        written["mog_plot"] = mog_grid(panels, centers, out / "mog_samples.png")
+    pl = write_plots(out, records, sources)
+    if pl.get("mog_plot"):
+        written["mog_plot"] = pl["mog_plot"]
+    if (out / "plots").is_dir():
+        written["plots"] = out / "plots"
+    if "html" in formats:
+        extra = [f"wall time {wall_s:.1f} s"] if wall_s is not None else []
+        page = html_report.render_report(title or f"ganbench report: {out.resolve().name}", records, table_html,
+                                         note, _figure_sections(pl), extra)
+        (out / "report.html").write_text(page, encoding="utf-8")
+        written["report"] = out / "report.html"
     return written
