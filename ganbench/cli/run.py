@@ -83,8 +83,8 @@ def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | Non
     failed = [o for o in outcomes if o.error]
     written = write_run_report(out, records, wall_s=wall)
     click.echo(written["table_text"])
-    click.echo(f"\nwall time {wall:.1f} s; records: {out / 'records.jsonl'}; "
-               + "; ".join(f"{k}: {v}" for k, v in written.items() if k != "table_text"))
+    click.echo(f"\nwall time {wall:.1f} s; results in {out}/: records.jsonl, table.md"
+               + (f", {Path(written['report']).name}" if "report" in written else ""))
     if failed:
         for o in failed:
             first = o.error.splitlines()[0] if o.error else ""
