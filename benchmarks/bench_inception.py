@@ -26,7 +26,7 @@ import torch
 
 from ganbench.features.inception import InceptionExtractor, _fid_helper_path, extract_features
 
-warnings.filterwarnings("ignore", category=FutureWarning)  # torch.jit deprecation notices
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit deprecation notices
 
 N = int(os.environ.get("GANBENCH_BENCH_N", "64"))
 BATCH = 32

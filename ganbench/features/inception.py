@@ -607,9 +607,7 @@ MODES = {
 
 def as_rgb_uint8(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Check uint8 NCHW and replicate grayscale to RGB (REFERENCE.md section 1)."""
-    if isinstance(images, np.ndarray):
-        images = np.ascontiguousarray(images)  # torch cannot wrap negative strides (flipped views)
-    x = torch.as_tensor(images)
+    x = _as_tensor(images)
     if x.dim() != 4:
         raise GanbenchError(f"expected images as uint8 NCHW, got shape {tuple(x.shape)}")
     if x.dtype != torch.uint8:
@@ -766,15 +764,20 @@ class _no_tf32:  # noqa: N801
             torch.backends.cudnn.allow_tf32 = self.prev
 
 
+def _as_tensor(a: Any) -> torch.Tensor:
+    # torch cannot wrap numpy views with negative strides (e.g. flipped images): copy those.
+    return torch.as_tensor(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a)
+
+
 def _batches(images: Any, batch_size: int) -> Iterable[torch.Tensor]:
     if isinstance(images, (np.ndarray, torch.Tensor)):
         for i in range(0, len(images), batch_size):
-            yield torch.as_tensor(images[i:i + batch_size])
+            yield _as_tensor(images[i:i + batch_size])
         return
     buf: list[torch.Tensor] = []
     have = 0
     for item in images:  # an iterable of batches of any size: re-batch to batch_size
-        t = torch.as_tensor(item)
+        t = _as_tensor(item)
         if t.dim() == 3:
             t = t.unsqueeze(0)
         buf.append(t)
