@@ -205,8 +205,9 @@ def test_extract_features_rebatches_any_iterable():
     assert seen == [3, 3, 1]
     np.testing.assert_allclose(out["mean"], imgs.float().mean(dim=(1, 2, 3)).numpy())
     seen.clear()
-    extract_features(imgs.numpy()[:, :, ::-1], fake, batch_size=4, progress=False)
-    assert seen == [4, 3]
+    threads = torch.get_num_threads()
+    extract_features(imgs.numpy()[:, :, ::-1], fake, batch_size=4, progress=False, num_threads=1)
+    assert seen == [4, 3] and torch.get_num_threads() == threads  # restored
 
 
 def test_registry_and_modes(extractor):
