@@ -6,13 +6,17 @@ from typing import Any
 
 from torch import nn
 
-from ganbench.nets import mlp  # noqa: F401  (registers "mlp")
+from ganbench.nets import dcgan, mlp, resnet  # noqa: F401  (register "dcgan", "mlp", "resnet")
 from ganbench.registry import ARCHITECTURES
 
 
 def build_networks(arch: dict[str, Any], shape: tuple[int, ...], num_classes: int = 0,
                    conditional: str = "") -> tuple[nn.Module, nn.Module]:
-    """Build G and D for data of ``shape`` from one modality's architecture section of a recipe."""
+    """Build G and D for data of ``shape`` from one modality's architecture section of a recipe.
+
+    The section names the architectures; image architectures pick their layer plan from the image
+    size (dcgan: 8/28/32/64 pixels, resnet: 28/32/64) and fail with one line listing the sizes.
+    """
     g_cls, _ = ARCHITECTURES.get(arch["generator"])
     _, d_cls = ARCHITECTURES.get(arch["discriminator"])
     opts = {k: v for k, v in arch.items() if k not in ("generator", "discriminator")}
