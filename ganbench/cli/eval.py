@@ -1,0 +1,222 @@
+"""`ganbench eval TARGET --ref REF`: score a sample set or a generator ganbench did not train.
+
+TARGET: an image folder (recursive png/jpg/...), a .npz/.npy uint8 array (NHWC or NCHW), a zip of
+images, a ganbench checkpoint, a TorchScript file, a state dict / .safetensors plus --arch, or a
+``package.module:factory`` entry point. REF: the same kinds of image set, or a dataset name
+(default for a ganbench checkpoint: the dataset it was trained on).
+
+--json OUT writes the ResultRecord (kind "eval"): OUT ending in .jsonl gets one JSON line appended
+(so several evaluations accumulate); any other name is (over)written as a JSON list of one record.
+Both are read by ``ganbench check`` / ``read_records``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from ganbench.cli.app import cli
+from ganbench.errors import GanbenchError
+
+DEFAULT_N_GENERATOR = 10_000  # Lucic et al. 2018 compare 10k vs 10k (REFERENCE.md section 2)
+
+
+def _parse_arch_opts(items: tuple[str, ...]) -> dict[str, Any]:
+    from ganbench.config import parse_overrides
+
+    opts = parse_overrides(items)
+    for k, v in opts.items():
+        if isinstance(v, dict):
+            raise GanbenchError(f"--arch-opt takes flat KEY=VALUE pairs, got {k}.…")
+    return opts
+
+
+def _write_json(path: Path, rec: Any) -> None:
+    from ganbench.records import append_record
+
+    if path.suffix.lower() == ".jsonl":
+        append_record(path, rec)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps([json.loads(rec.to_json())], indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _fmt(v: float | None) -> str:
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    return f"{v:.4f}" if abs(v) < 1000 else f"{v:.1f}"
+
+
+def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
+    """The metric table and the protocol, for the terminal."""
+    from tabulate import tabulate
+
+    rows = []
+    for k, v in values.items():
+        if k.endswith(("_ci_low", "_ci_high", "_std")):
+            continue
+        spread = ""
+        if f"{k}_ci_low" in values:
+            spread = f"[{_fmt(values[k + '_ci_low'])}, {_fmt(values[k + '_ci_high'])}]"
+        elif f"{k}_std" in values:
+            spread = f"± {_fmt(values[k + '_std'])} (std)"
+        rows.append([k, _fmt(v), spread])
+    level = protocol.get("ci_level")
+    head = ["metric", "value", f"{int(round(level * 100))}% bootstrap CI / std" if level else "std"]
+    lines = [tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True)]
+    if "is_unavailable" in protocol:
+        lines.append(f"\nIS: unavailable: {protocol['is_unavailable']}")
+    lines.append("\nprotocol:")
+    skip = {"metrics_requested"}
+    for k, v in protocol.items():
+        if k not in skip and k != "is_unavailable":
+            lines.append(f"  {k}: {v}")
+    return "\n".join(lines)
+
+
+@cli.command("eval")
+@click.argument("target")
+@click.option("--ref", "ref", default=None,
+              help="Reference: a dataset name (cifar10, mnist, npz:PATH, ...) or an image set "
+                   "(folder, zip, .npz/.npy) [default for a ganbench checkpoint: its dataset].")
+@click.option("--metrics", default="fid,kid,is,pr,dc", show_default=True,
+              help="Comma-separated: fid, kid, is, pr (precision/recall), dc (density/coverage).")
+@click.option("-n", "--n", "n", type=int, default=None,
+              help=f"Generated images: drawn from a generator [default {DEFAULT_N_GENERATOR}], the first N of a "
+                   "sample set [default: all].")
+@click.option("--n-real", type=int, default=None,
+              help="Reference images: a subset of a dataset split drawn with a fixed seed [default: as many as "
+                   "generated], the first N of a set [default: all].")
+@click.option("--split", default="train", show_default=True, type=click.Choice(["train", "test"]),
+              help="Dataset split used as the reference.")
+@click.option("--mode", default="legacy-tf", show_default=True,
+              type=click.Choice(["legacy-tf", "clean", "legacy-pytorch"]),
+              help="Inception preprocessing: TF1 bilinear (standard) or clean-fid's PIL bicubic.")
+@click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
+              help="Inception weights file (pt_inception-2015-12-05-6726825d.pth, which also gives IS).")
+@click.option("--features", "features", default="inception", show_default=True,
+              help="Feature extractor: inception, or domain (a classifier for 28x28 data, when installed).")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Images per forward pass.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (and bootstrap seed).")
+@click.option("--bootstrap", "n_boot", type=int, default=50, show_default=True,
+              help="Bootstrap resamples for CIs of fid, precision/recall, density/coverage; 0 disables.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the record: OUT.jsonl appends a line, any other name writes a JSON list.")
+@click.option("--arch", default=None, help="Registered architecture for a state dict / safetensors file.")
+@click.option("--arch-opt", "arch_opts", multiple=True, metavar="KEY=VALUE",
+              help="Architecture option, e.g. --arch-opt width=32 (repeatable).")
+@click.option("--z-dim", type=int, default=None, help="Latent size (when the generator does not say).")
+@click.option("--num-classes", type=int, default=None, help="Classes of a conditional generator (0: none).")
+@click.option("--shape", default=None, help="Image shape C,H,W for --arch [default: the reference's].")
+@click.option("--output-range", default="-1,1", show_default=True,
+              help="What the generator outputs: -1,1 | 0,1 | 0,255 (write --output-range=-1,1).")
+@click.option("--save-samples", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the evaluated generated images as a uint8 NCHW .npz (key 'x').")
+@click.option("--name", default=None, help="Model name in the record [default: the target's file name].")
+@click.option("--data-dir", default=None, help="Where to look for dataset files first.")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
+@click.option("--no-cache", is_flag=True, help="Do not read or write cached reference features.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: int | None, split: str, mode: str,
+             inception_weights: str | None, features: str, batch_size: int, seed: int, n_boot: int,
+             json_out: Path | None, arch: str | None, arch_opts: tuple[str, ...], z_dim: int | None,
+             num_classes: int | None, shape: str | None, output_range: str, save_samples: Path | None,
+             name: str | None, data_dir: str | None, device: str, no_cache: bool, quiet: bool) -> None:
+    """Score TARGET (a sample set or a generator) against REF with FID, KID, IS, precision/recall,
+    density/coverage; print the metrics and their protocol; optionally write a record."""
+    from ganbench import external
+    from ganbench.evaluate_images import evaluate_images, parse_image_metrics, resolve_reference
+    from ganbench.features.inception import pick_device
+    from ganbench.records import ResultRecord, finite_metrics, provenance
+    from ganbench.registry import EXTRACTORS
+
+    t0 = time.perf_counter()
+    # Cheap checks first: a typo must not cost a model load or minutes of features.
+    names = parse_image_metrics(metrics)
+    EXTRACTORS.get(features)
+    if batch_size < 1:
+        raise GanbenchError(f"--batch-size must be >= 1, got {batch_size}")
+    if n_boot < 0 or n_boot == 1:
+        raise GanbenchError(f"--bootstrap must be 0 (off) or >= 2, got {n_boot}")
+    if n is not None and n < 2:
+        raise GanbenchError(f"-n must be at least 2, got {n}")
+    if n_real is not None and n_real < 2:
+        raise GanbenchError(f"--n-real must be at least 2, got {n_real}")
+    external.parse_output_range(output_range)
+    opts = _parse_arch_opts(arch_opts)
+    dev = pick_device(None if device == "auto" else device)
+
+    kind = external.target_kind(target)
+    caught: list[warnings.WarningMessage] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        loaded = None
+        if ref is None:
+            if kind in ("samples", "torchscript", "safetensors", "entry-point"):
+                raise GanbenchError("--ref REF is required: a dataset name or an image set to compare with")
+            loaded = external.load_generator(target, arch, z_dim, num_classes, output_range, shape=shape,
+                                              arch_options=opts, device=dev)
+            if loaded.dataset is None:
+                raise GanbenchError("--ref REF is required: a dataset name or an image set to compare with")
+            ref = loaded.dataset
+        reference = resolve_reference(ref, data_dir)
+        ref_shape = tuple(reference.shape) if hasattr(reference, "shape") and not isinstance(reference, np.ndarray) \
+            else tuple(reference.shape[1:])
+
+        if kind == "samples":
+            from ganbench.data.images import load_images
+
+            fake: Any = load_images(target)
+            model, step, rec_seed = Path(target).name or target, 0, seed
+            prov: dict[str, Any] = {"target": target, "target_kind": "samples"}
+            if Path(target).is_file():
+                from ganbench.records import sha256_file
+
+                prov["target_sha256"] = sha256_file(target)
+        else:
+            if loaded is None:
+                loaded = external.load_generator(target, arch, z_dim, num_classes, output_range,
+                                                 shape=shape or ref_shape, arch_options=opts, device=dev)
+            fake = loaded.generator
+            n = n if n is not None else DEFAULT_N_GENERATOR
+            model, step = loaded.name, loaded.step
+            rec_seed = loaded.seed if loaded.seed is not None else seed
+            prov = dict(loaded.provenance)
+
+        kept: list[np.ndarray] | None = [] if save_samples is not None else None
+        info: dict[str, Any] = {}
+        values, protocol = evaluate_images(
+            fake, reference, names, n=n, extractor=features, mode=mode, seed=seed, n_real=n_real, split=split,
+            data_dir=data_dir, weights=inception_weights, batch_size=batch_size, n_boot=n_boot, device=dev,
+            progress=not quiet, cache=not no_cache, save_samples=kept, info=info)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            click.echo(f"ganbench: warning: {w.message}", err=True)
+
+    protocol["ref"] = str(ref)
+    protocol["target_kind"] = prov.get("target_kind")
+    if save_samples is not None and kept:
+        save_samples.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(save_samples, x=np.concatenate(kept))
+    dataset_name = str(ref) if not Path(str(ref)).exists() else Path(str(ref)).name
+    rec = ResultRecord(model=name or model, dataset=dataset_name, seed=int(rec_seed), step=int(step),
+                       metrics=finite_metrics(values), protocol=protocol,
+                       provenance=provenance(**prov, **info, wall_s=round(time.perf_counter() - t0, 3),
+                                             device_used=str(dev)),
+                       kind="eval")
+    click.echo(f"ganbench eval: {rec.model} vs {rec.dataset} (step {rec.step})")
+    click.echo(format_results(values, protocol))
+    if json_out is not None:
+        _write_json(json_out, rec)
+        click.echo(f"\nrecord: {json_out}")
+    click.echo(f"wall time {time.perf_counter() - t0:.1f} s", err=True)

@@ -1,0 +1,458 @@
+"""Image evaluation: images -> features (once per set per extractor) -> metrics (pure functions).
+
+Two users:
+- ``evaluate_images`` scores generated images (an array or a generator) against a reference
+  (a registered dataset, an image set on disk, or an array); ``ganbench eval`` calls it.
+- ``make_image_evaluator`` is the factory ``ganbench.evaluate.make_evaluator`` uses for image
+  datasets during training (registered in ``IMAGE_EVALUATOR["factory"]``).
+
+Reference features of datasets are cached on disk (FeatureCache, keyed by dataset identity, split,
+n, subset seed and the extractor's name, weights and mode); generated sets never are.
+Every score travels with its protocol: sample counts, split, extractor, preprocessing, k, KID
+subsets, IS splits, bootstrap size (REFERENCE.md section 6: unstored protocols make numbers
+irreproducible).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ganbench.config import Budget
+from ganbench.data.base import Dataset
+from ganbench.errors import DataNotFoundError, GanbenchError
+from ganbench.evaluate import IMAGE_EVALUATOR
+from ganbench.generators import Generator, sample
+from ganbench.registry import DATASETS, EXTRACTORS, METRICS
+
+IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc")
+DEFAULT_METRICS = IMAGE_METRICS
+# Bootstrap resamples for the CIs of fid, precision/recall and density/coverage. 50 gives a rough
+# 95% interval; at n <= 2048 one FID resample costs milliseconds (see _fid_fast), above it ~2 s.
+DEFAULT_BOOTSTRAP = 50
+CI_ALPHA = 0.05
+# The reference subset is drawn with a fixed seed, independent of the run or sampling seed, so
+# every model and seed is compared with the same real images and shares one cache entry.
+REF_SEED = 0
+CI_METRICS = {"fid": ("fid",), "pr": ("precision", "recall"), "dc": ("density", "coverage")}
+CLASS_SAMPLING = "even: sample i gets label i mod num_classes (ganbench.generators.class_labels)"
+# At most this many final samples are kept by ImageEvaluator.samples (the suite saves them for plots).
+SAVE_SAMPLES = 1024
+
+
+# --------------------------------------------------------------------------------------------
+# Names: metrics and extractors
+
+
+def parse_image_metrics(spec: str | Sequence[str] | None) -> list[str]:
+    """``"fid,kid"`` -> ["fid", "kid"]; unknown names fail with did-you-mean, non-image ones too."""
+    if spec is None:
+        return list(DEFAULT_METRICS)
+    names = METRICS.parse_list(spec)  # unknown -> "unknown metric 'fdi'; did you mean 'fid'?"
+    for n in names:
+        if n not in IMAGE_METRICS:
+            raise GanbenchError(f"metric {n!r} does not apply to images; image metrics: {', '.join(IMAGE_METRICS)}")
+    if not names:
+        raise GanbenchError("no metrics given; image metrics: " + ", ".join(IMAGE_METRICS))
+    return list(dict.fromkeys(names))
+
+
+def build_extractor(name: str = "inception", *, mode: str = "legacy-tf", weights: str | Path | None = None,
+                    device: torch.device | str | None = None, **options: Any) -> Any:
+    """The registered feature extractor ``name``, given only the options its factory accepts."""
+    factory = EXTRACTORS.get(name)
+    kwargs = {"mode": mode, "weights": weights, "device": device, **options}
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        dropped = {k for k, v in kwargs.items() if k not in params and v is not None}
+        if "weights" in dropped:
+            raise GanbenchError(f"feature extractor {name!r} takes no weights file (--inception-weights)")
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    ext = factory(**kwargs)
+    if not getattr(ext, "name", None):
+        try:
+            ext.name = name
+        except AttributeError:
+            pass
+    return ext
+
+
+def extractor_protocol(ext: Any) -> dict[str, Any]:
+    """Extractor identity for records: name (incl. weights label and mode), weights sha256, mode."""
+    from ganbench.features.inception import MODES
+
+    mode = getattr(ext, "mode", None)
+    out = {"extractor": getattr(ext, "name", type(ext).__name__),
+           "weights_sha256": getattr(ext, "weights_sha256", None), "mode": mode}
+    if mode in MODES:
+        out["preprocessing"] = MODES[mode]
+    return out
+
+
+def _extractor_key(ext: Any) -> dict[str, Any]:
+    from ganbench.features.cache import extractor_identity
+
+    return extractor_identity(ext)
+
+
+# --------------------------------------------------------------------------------------------
+# Features
+
+
+def extract(images: Any, ext: Any, *, batch_size: int = 64, progress: bool = True, total: int | None = None,
+            device: torch.device | str | None = None) -> dict[str, np.ndarray]:
+    """Features of uint8 NCHW images (array, tensor or iterable of batches), float32 per output."""
+    from ganbench.features.inception import extract_features
+
+    return extract_features(images, ext, batch_size=batch_size, device=device, progress=progress, total=total)
+
+
+def _as_images(x: Any, where: str) -> np.ndarray:
+    from ganbench.data.images import to_uint8_nchw
+
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return to_uint8_nchw(np.asarray(x), where)
+
+
+def _is_generator(x: Any) -> bool:
+    return callable(x) and hasattr(x, "z_dim") and not isinstance(x, (np.ndarray, torch.Tensor))
+
+
+def reference_features(dataset: Dataset, n: int | None, ext: Any, *, split: str = "train", seed: int = REF_SEED,
+                       batch_size: int = 64, progress: bool = True, cache: Any = True,
+                       info: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Features of ``n`` reference images of ``dataset`` (all when n is None or larger), cached.
+
+    Returns (features, protocol part: n_real, real_split, ref_seed, dataset_identity).
+    """
+    from ganbench.features.cache import FeatureCache
+
+    if dataset.modality != "image":
+        raise GanbenchError(f"dataset {dataset.name!r} holds {dataset.modality}s, not images")
+    x_all, _ = dataset.split_arrays(split) if hasattr(dataset, "split_arrays") else dataset.reference(None, seed, split)
+    n_avail = len(x_all)
+    n_use = n_avail if n is None or n >= n_avail else int(n)
+    subset = n_use < n_avail
+    proto = {"n_real": n_use, "real_split": split, "ref_seed": seed if subset else None,
+             "dataset_identity": dataset.identity()}
+    key = {"dataset": dataset.name, "identity": dataset.identity(), "split": split, "n": n_use,
+           "seed": seed if subset else None, **_extractor_key(ext)}
+
+    def compute() -> dict[str, np.ndarray]:
+        x, _ = dataset.reference(n_use, seed, split)
+        return extract(x, ext, batch_size=batch_size, progress=progress)
+
+    t0 = time.perf_counter()
+    if cache is False or cache is None:
+        feats, hit = compute(), False
+    else:
+        fc = cache if isinstance(cache, FeatureCache) else FeatureCache()
+        feats = fc.load(key)
+        hit = feats is not None
+        if feats is None:
+            feats = fc.get_or_compute(key, compute)  # computes and stores (a miss again, by now)
+    if info is not None:
+        info.update({"ref_features_s": round(time.perf_counter() - t0, 3), "ref_cache": "hit" if hit else "miss"})
+    return feats, proto
+
+
+def resolve_reference(ref: Any, data_dir: str | None = None) -> Dataset | np.ndarray:
+    """A reference given as a Dataset, an image array, an image-set path or a dataset spec."""
+    from ganbench.data import get_dataset
+    from ganbench.data.images import load_images
+
+    if isinstance(ref, Dataset):
+        return ref
+    if isinstance(ref, (np.ndarray, torch.Tensor)):
+        return _as_images(ref, "reference images")
+    spec = str(ref)
+    p = Path(spec).expanduser()
+    if p.exists():
+        return load_images(p)
+    kind = spec.partition(":")[0]
+    looks_like_path = ("/" in spec or "\\" in spec or p.suffix.lower() in (".npz", ".npy", ".zip")) \
+        and kind not in DATASETS
+    if looks_like_path:
+        raise DataNotFoundError(f"{spec}: no such file or folder")
+    return get_dataset(spec, data_dir)
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics over features
+
+
+def _fid_fast(a: np.ndarray, b: np.ndarray) -> float:
+    """FID for few samples: tr sqrt(S1 S2) = ||A B^T||_* / sqrt((n1-1)(n2-1)), A, B centred features.
+
+    The non-zero eigenvalues of S1 S2 = A^T A B^T B / ((n1-1)(n2-1)) are those of C C^T with
+    C = A B^T (n1 x n2), so their square roots are C's singular values: exact, and with n1, n2
+    below the feature width far cheaper than the D x D eigen-decompositions of metrics.fid
+    (2048-d: ms instead of ~2 s), which matters for bootstrap resamples. Agreement with
+    ``fid_from_features`` is tested.
+    """
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    ca, cb = a - mu_a, b - mu_b
+    na, nb = len(a), len(b)
+    tr = np.einsum("ij,ij->", ca, ca) / (na - 1) + np.einsum("ij,ij->", cb, cb) / (nb - 1)
+    nuc = np.linalg.svd(ca @ cb.T, compute_uv=False).sum() / np.sqrt((na - 1) * (nb - 1))
+    d = mu_a - mu_b
+    return max(float(d @ d + tr - 2.0 * nuc), 0.0)
+
+
+def _fid_for_bootstrap(a: np.ndarray, b: np.ndarray) -> float:
+    from ganbench.metrics.fid import fid_from_features
+
+    return _fid_fast(a, b) if max(len(a), len(b)) <= a.shape[1] else fid_from_features(a, b)
+
+
+def _bootstrap(fn: Any, keys: Sequence[str], real: np.ndarray, fake: np.ndarray, n_boot: int,
+               seed: int) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of every output in ``keys`` of ``fn(real, fake) -> dict`` from one set of
+    resamples (metrics.stats.bootstrap_ci draws them; the other outputs ride along)."""
+    from ganbench.metrics.stats import bootstrap_ci
+
+    extra: dict[str, list[float]] = {k: [] for k in keys[1:]}
+
+    def first(a: np.ndarray, b: np.ndarray) -> float:
+        out = fn(a, b)
+        for k in extra:
+            extra[k].append(out[k])
+        return out[keys[0]]
+
+    cis = {keys[0]: bootstrap_ci(first, real, fake, n_boot=n_boot, seed=seed, alpha=CI_ALPHA)}
+    for k, v in extra.items():  # same percentile rule as bootstrap_ci
+        lo, hi = np.percentile(v, [100.0 * CI_ALPHA / 2, 100.0 * (1 - CI_ALPHA / 2)])
+        cis[k] = (float(lo), float(hi))
+    return cis
+
+
+def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.ndarray],
+                          metrics: Sequence[str] = DEFAULT_METRICS, *, n_boot: int = DEFAULT_BOOTSTRAP,
+                          seed: int = 0, extractor: Any = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """Metric values and their protocol from real/fake feature dicts (pure: no images, no network).
+
+    IS is left out of the values when the extractor has no logits; the protocol then carries
+    ``is_unavailable`` with the reason (never approximated).
+    """
+    values: dict[str, float] = {}
+    proto: dict[str, Any] = {}
+    done: list[str] = []
+    n_gen = len(next(iter(fake.values())))
+    n_real = len(next(iter(real.values()))) if real else 0
+    for name in parse_image_metrics(list(metrics)):
+        spec = METRICS.get(name)
+        missing = [k for k in spec.needs if k not in fake or (spec.uses_real and k not in real)]
+        if missing:
+            reason = (getattr(extractor, "logits_unavailable_reason", None) if "logits" in missing else None) or (
+                f"extractor {getattr(extractor, 'name', '?')} gives {sorted(fake)}, not {missing}")
+            if name == "is":
+                proto["is_unavailable"] = reason
+                continue
+            raise GanbenchError(f"metric {name!r} needs extractor output(s) {missing}: {reason}")
+        key = spec.needs[0]
+        r = real[key] if spec.uses_real else None
+        f = fake[key]
+        params: dict[str, Any] = {}
+        if name == "is":
+            params["splits"] = min(int(spec.params.get("splits", 10)), n_gen)
+            proto.update(is_splits=params["splits"], is_shuffle_seed=2020)
+        elif name == "kid":
+            m = min(int(spec.params["subset_size"]), n_real, n_gen)
+            proto.update(kid_subsets=int(spec.params["num_subsets"]), kid_subset_size=m,
+                         kid_degree=int(spec.params["degree"]), kid_seed=2020)
+        elif name == "pr":
+            proto["pr_k"] = int(spec.params["k"])
+        elif name == "dc":
+            proto["dc_k"] = int(spec.params["k"])
+        values.update(spec(r, f, **params))
+        if n_boot and name in CI_METRICS:
+            fn = _fid_for_bootstrap if name == "fid" else (lambda a, b, s=spec: s(a, b))
+            keys = CI_METRICS[name]
+            fn_dict = (lambda a, b: {"fid": fn(a, b)}) if name == "fid" else fn
+            for k, (lo, hi) in _bootstrap(fn_dict, keys, r, f, n_boot, seed).items():
+                values[f"{k}_ci_low"], values[f"{k}_ci_high"] = lo, hi
+        done.append(name)
+    proto["metrics"] = done
+    if n_boot:
+        proto.update(bootstrap=int(n_boot), bootstrap_seed=seed, ci_level=1 - CI_ALPHA)
+    else:
+        proto["bootstrap"] = 0
+    return values, proto
+
+
+# --------------------------------------------------------------------------------------------
+# One evaluation: generated images vs a reference
+
+
+def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = DEFAULT_METRICS,
+                    n: int | None = None, extractor: Any = "inception", mode: str = "legacy-tf", seed: int = 0,
+                    *, n_real: int | None = None, split: str = "train", data_dir: str | None = None,
+                    weights: str | Path | None = None, batch_size: int = 64, n_boot: int = DEFAULT_BOOTSTRAP,
+                    ref_seed: int = REF_SEED, device: torch.device | str | None = None, progress: bool = True,
+                    cache: Any = True, save_samples: list | None = None,
+                    info: dict[str, Any] | None = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """Score generated images against a reference; returns (metrics, protocol).
+
+    fake: uint8 images (N,C,H,W or N,H,W,C array/tensor; the first ``n`` are used) or a Generator
+      (``n`` samples drawn with ``seed``, conditional ones evenly per class).
+    ref: a Dataset, a dataset spec ("cifar10", "npz:PATH"; ``split``, ``n_real`` images drawn with
+      ``ref_seed``, cached), an image-set path (folder/zip/npz/npy) or an array (first ``n_real``).
+    n_real defaults to the number of generated images for datasets and to all images of a set.
+    extractor: a registered name (built with ``mode``/``weights``/``device``) or an extractor object.
+    save_samples: a list that receives the generated uint8 batches (for saving them).
+    info: a dict that receives timings and cache hits (not part of the protocol).
+    """
+    info = info if info is not None else {}
+    names = parse_image_metrics(metrics)
+    if n is not None and n < 2:
+        raise GanbenchError(f"-n must be at least 2, got {n}")
+    ext = build_extractor(extractor, mode=mode, weights=weights, device=device) if isinstance(extractor, str) \
+        else extractor
+    proto: dict[str, Any] = {}
+    # Reference first: a bad REF fails before minutes of feature extraction.
+    reference = resolve_reference(ref, data_dir)
+
+    t0 = time.perf_counter()
+    if _is_generator(fake):
+        if n is None:
+            raise GanbenchError("give the number of samples to draw from a generator (-n)")
+        num_classes = int(getattr(fake, "num_classes", 0) or 0)
+        proto.update(n_gen=n, sample_seed=seed, z_dim=int(fake.z_dim), num_classes=num_classes)
+        if num_classes:
+            proto["class_sampling"] = CLASS_SAMPLING
+
+        def batches() -> Iterable[torch.Tensor]:
+            for x, _ in sample(fake, n, seed, batch_size=batch_size, images=True):
+                if save_samples is not None:
+                    save_samples.append(x.numpy())
+                yield x
+
+        fake_feats = extract(batches(), ext, batch_size=batch_size, progress=progress, total=n)
+    else:
+        x = _as_images(fake, "generated images")
+        if n is not None:
+            if n > len(x):
+                raise GanbenchError(f"-n {n} asks for more images than the {len(x)} given")
+            x = x[:n]
+        from ganbench.features.cache import array_fingerprint
+
+        proto.update(n_gen=len(x), samples_sha256=array_fingerprint(x))
+        if save_samples is not None:
+            save_samples.append(x)
+        fake_feats = extract(x, ext, batch_size=batch_size, progress=progress)
+    info["fake_features_s"] = round(time.perf_counter() - t0, 3)
+    n_gen = proto["n_gen"]
+
+    if isinstance(reference, Dataset):
+        real_feats, ref_proto = reference_features(
+            reference, n_real if n_real is not None else n_gen, ext, split=split, seed=ref_seed,
+            batch_size=batch_size, progress=progress, cache=cache, info=info)
+        proto["ref"] = reference.name
+        proto.update(ref_proto)
+    else:
+        from ganbench.features.cache import array_fingerprint
+
+        xr = reference
+        if n_real is not None:
+            if n_real > len(xr):
+                raise GanbenchError(f"--n-real {n_real} asks for more images than the {len(xr)} in the reference set")
+            xr = xr[:n_real]
+        t1 = time.perf_counter()
+        real_feats = extract(xr, ext, batch_size=batch_size, progress=progress)
+        info.update(ref_features_s=round(time.perf_counter() - t1, 3), ref_cache="off")
+        proto.update(ref=str(ref) if isinstance(ref, (str, Path)) else "array", n_real=len(xr), real_split=None,
+                     ref_seed=None, dataset_identity="images:" + array_fingerprint(xr)[:16])
+
+    values, mproto = compute_image_metrics(real_feats, fake_feats, names, n_boot=n_boot, seed=seed, extractor=ext)
+    protocol = {"metrics_requested": names, **proto, **extractor_protocol(ext), **mproto}
+    return values, protocol
+
+
+# --------------------------------------------------------------------------------------------
+# The evaluator used during training (ganbench.evaluate.make_evaluator)
+
+
+class ImageEvaluator:
+    """Scores a generator at one training step: budget.n_eval samples vs budget.n_real train images.
+
+    The extractor is built and the protocol fixed at construction (a missing weights file fails
+    before training starts); reference features are computed on the first call, then kept in
+    memory and in the feature cache.
+    """
+
+    def __init__(self, dataset: Dataset, n_gen: int, n_real: int, seed: int, *, extractor: Any = "inception",
+                 mode: str = "legacy-tf", weights: str | Path | None = None, metrics: Sequence[str] | None = None,
+                 n_boot: int = DEFAULT_BOOTSTRAP, batch_size: int = 64, device: torch.device | str | None = None,
+                 progress: bool = False, split: str = "train", ref_seed: int = REF_SEED, cache: Any = True) -> None:
+        if dataset.modality != "image":
+            raise GanbenchError(f"ImageEvaluator needs an image dataset, got {dataset.modality} data")
+        self.dataset, self.n_gen, self.n_real, self.seed = dataset, int(n_gen), int(n_real), int(seed)
+        self.metrics = parse_image_metrics(metrics)
+        self.n_boot, self.batch_size, self.progress = int(n_boot), int(batch_size), progress
+        self.split, self.ref_seed, self.cache = split, ref_seed, cache
+        self.ext = build_extractor(extractor, mode=mode, weights=weights, device=device) \
+            if isinstance(extractor, str) else extractor
+        self._real: dict[str, np.ndarray] | None = None
+        self.info: dict[str, Any] = {}
+        n_avail = len(dataset.split_arrays(split)[0]) if hasattr(dataset, "split_arrays") else self.n_real
+        n_use = min(self.n_real, n_avail)
+        # Filled in place after the first call (is_unavailable, kid_subset_size...): the trainer
+        # reads this dict when it writes each record, after the evaluation.
+        self.protocol: dict[str, Any] = {
+            "metrics_requested": list(self.metrics), "n_gen": self.n_gen, "n_real": n_use,
+            "real_split": split, "ref_seed": ref_seed if n_use < n_avail else None, "sample_seed": self.seed,
+            "ref": dataset.name, **extractor_protocol(self.ext),
+            "bootstrap": self.n_boot}
+
+    def real_features(self) -> dict[str, np.ndarray]:
+        if self._real is None:
+            self._real, _ = reference_features(self.dataset, self.n_real, self.ext, split=self.split,
+                                               seed=self.ref_seed, batch_size=self.batch_size,
+                                               progress=self.progress, cache=self.cache, info=self.info)
+        return self._real
+
+    def samples(self, g: Generator, n: int | None = None) -> np.ndarray:
+        """The first min(n_eval, SAVE_SAMPLES) evaluation samples as uint8 NCHW (same z as the evaluation)."""
+        n = min(self.n_gen, SAVE_SAMPLES) if n is None else n
+        return np.concatenate([x.numpy() for x, _ in sample(g, n, self.seed, batch_size=self.batch_size,
+                                                             images=True)])
+
+    def __call__(self, g: Generator) -> dict[str, float]:
+        real = self.real_features()
+        t0 = time.perf_counter()
+        fake = extract((x for x, _ in sample(g, self.n_gen, self.seed, batch_size=self.batch_size, images=True)),
+                       self.ext, batch_size=self.batch_size, progress=self.progress, total=self.n_gen)
+        self.info["fake_features_s"] = round(time.perf_counter() - t0, 3)
+        values, mproto = compute_image_metrics(real, fake, self.metrics, n_boot=self.n_boot, seed=self.seed,
+                                               extractor=self.ext)
+        if getattr(g, "num_classes", 0):
+            mproto["class_sampling"] = CLASS_SAMPLING
+        self.protocol.update(mproto)
+        return values
+
+
+def make_image_evaluator(dataset: Dataset, budget: Budget, seed: int, **options: Any) -> ImageEvaluator:
+    """IMAGE_EVALUATOR factory: budget.n_eval samples vs budget.n_real train images.
+
+    Options: extractor ("inception" or another registered name such as "domain"), mode, weights,
+    metrics, n_boot, batch_size, device, progress, split, cache.
+    """
+    return ImageEvaluator(dataset, budget.n_eval, budget.n_real, seed, **options)
+
+
+IMAGE_EVALUATOR["factory"] = make_image_evaluator
+
+__all__ = ["IMAGE_METRICS", "DEFAULT_METRICS", "DEFAULT_BOOTSTRAP", "REF_SEED", "ImageEvaluator",
+           "build_extractor", "compute_image_metrics", "evaluate_images", "extract", "extractor_protocol",
+           "make_image_evaluator", "parse_image_metrics", "reference_features", "resolve_reference"]

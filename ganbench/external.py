@@ -1,0 +1,408 @@
+"""Generators ganbench did not train, loaded without unpickling code.
+
+``load_generator(spec, ...)`` accepts:
+- a ganbench checkpoint (``checkpoint.pt`` of ``ganbench run``): the networks are rebuilt from
+  the recipe stored inside; its dataset becomes the default reference;
+- a TorchScript file (``torch.jit.save``; a zip archive holding ``code/``), loaded with
+  ``torch.jit.load``, which reads TorchScript, not Python pickles;
+- a state dict (``.pt``/``.pth``/``.bin``, read with ``torch.load(weights_only=True)``) or a
+  ``.safetensors`` file, plus ``arch`` (a registered architecture) built for ``shape`` with
+  ``z_dim``/``num_classes``/``arch_options``;
+- an entry point ``package.module:factory``: the module is imported and ``factory()`` must return
+  the generator. This runs the user's own code, at their explicit request (the current directory
+  is searched first, like ``python -m``).
+
+Anything else that is a pickle is refused ("not a safe checkpoint") and never executed.
+Generators are wrapped (``ExternalGenerator``) so that ganbench sees ``G(z[, y])`` images in
+[-1, 1]: ``output_range`` "-1,1", "0,1" or "0,255" says what the user's network returns (uint8
+outputs are read as 0..255), channels-last outputs are transposed, NaN outputs are an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ganbench.errors import DataNotFoundError, GanbenchError
+from ganbench.registry import ARCHITECTURES
+
+OUTPUT_RANGES: dict[str, tuple[float, float]] = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
+ENTRY_POINT = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+SAMPLE_SUFFIXES = (".npz", ".npy", ".zip")
+SAFETENSORS_SUFFIXES = (".safetensors",)
+# Nested state dicts seen in the wild: {"generator": {...}} and friends.
+STATE_DICT_KEYS = ("generator", "g_ema", "G", "netG", "state_dict", "model", "gen")
+
+
+# --------------------------------------------------------------------------------------------
+# What a target is
+
+
+def _is_torch_zip(path: Path) -> tuple[bool, bool]:
+    """(is a torch zip archive, holds TorchScript code) from the member names alone."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False, False
+    torch_zip = any(n.endswith("/data.pkl") or n == "data.pkl" for n in names)
+    script = any("/code/" in n or n.startswith("code/") for n in names) and \
+        any(n.endswith("constants.pkl") for n in names)
+    return torch_zip, script
+
+
+def target_kind(spec: str | os.PathLike) -> str:
+    """"samples" (folder, .npz/.npy, zip of images), "entry-point", "torchscript", "safetensors"
+    or "torch" (a torch.save file: a ganbench checkpoint or a state dict)."""
+    s = os.fspath(spec)
+    p = Path(s).expanduser()
+    if p.is_dir():
+        return "samples"
+    if p.is_file():
+        suffix = p.suffix.lower()
+        if suffix in SAFETENSORS_SUFFIXES:
+            return "safetensors"
+        if suffix in (".npz", ".npy"):
+            return "samples"
+        torch_zip, script = _is_torch_zip(p)
+        if script:
+            return "torchscript"
+        if suffix == ".zip" and not torch_zip:
+            return "samples"
+        return "torch"
+    if ENTRY_POINT.match(s):
+        return "entry-point"
+    raise DataNotFoundError(f"{s}: no such file or folder (and not a package.module:factory entry point)")
+
+
+# --------------------------------------------------------------------------------------------
+# The wrapper every external generator goes through
+
+
+def parse_output_range(spec: str | tuple[float, float]) -> tuple[float, float]:
+    if isinstance(spec, tuple):
+        return float(spec[0]), float(spec[1])
+    key = str(spec).replace(" ", "").replace("[", "").replace("]", "")
+    if key in ("uint8", "0..255"):
+        key = "0,255"
+    if key not in OUTPUT_RANGES:
+        raise GanbenchError(f"--output-range must be one of {', '.join(OUTPUT_RANGES)}, got {spec!r}")
+    return OUTPUT_RANGES[key]
+
+
+def parse_shape(spec: str | tuple[int, ...] | list[int] | None) -> tuple[int, ...] | None:
+    """"3,32,32" (or "3x32x32") -> (3, 32, 32); C in {1, 3}."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        try:
+            shape = tuple(int(v) for v in re.split(r"[,x ]+", spec.strip()) if v)
+        except ValueError:
+            raise GanbenchError(f"--shape must be C,H,W integers, got {spec!r}") from None
+    else:
+        shape = tuple(int(v) for v in spec)
+    if len(shape) != 3 or shape[0] not in (1, 3) or min(shape) < 1:
+        raise GanbenchError(f"--shape must be C,H,W with C 1 or 3, got {spec!r}")
+    return shape
+
+
+class ExternalGenerator(nn.Module):
+    """``inner(z[, y])`` in ``output_range`` -> ganbench images in [-1, 1], NCHW."""
+
+    def __init__(self, inner: Callable[..., torch.Tensor], z_dim: int, num_classes: int = 0,
+                 output_range: str | tuple[float, float] = "-1,1") -> None:
+        super().__init__()
+        self.inner = inner  # an nn.Module (also TorchScript) registers as a submodule: eval() reaches it
+        self.z_dim, self.num_classes = int(z_dim), int(num_classes)
+        self.lo, self.hi = parse_output_range(output_range)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.inner(z, y) if y is not None else self.inner(z)
+        if isinstance(out, (tuple, list)):  # e.g. (images, extras)
+            out = out[0]
+        if not isinstance(out, torch.Tensor):
+            raise GanbenchError(f"the generator returned a {type(out).__name__}, expected a tensor of images")
+        if out.dim() != 4:
+            raise GanbenchError(f"the generator returned shape {tuple(out.shape)}; expected images N,C,H,W")
+        if out.shape[1] not in (1, 3) and out.shape[-1] in (1, 3):
+            out = out.permute(0, 3, 1, 2)  # channels-last output
+        lo, hi = (0.0, 255.0) if out.dtype == torch.uint8 else (self.lo, self.hi)
+        out = out.float()
+        if not torch.isfinite(out).all():
+            raise GanbenchError("the generator produced NaN or infinite values")
+        # A range off by more than its own width is a wrong --output-range, not overshoot.
+        width = hi - lo
+        vmin, vmax = float(out.min()), float(out.max())
+        if vmin < lo - width or vmax > hi + width:
+            raise GanbenchError(
+                f"generator outputs lie in [{vmin:.3g}, {vmax:.3g}], which does not fit --output-range "
+                f"{lo:g},{hi:g}; pass the range the network produces (-1,1 | 0,1 | 0,255)")
+        return (out - lo) * (2.0 / width) - 1.0
+
+
+@dataclass
+class LoadedGenerator:
+    """A generator ready for ganbench.generators.sample, and what to record about it."""
+
+    generator: ExternalGenerator
+    kind: str  # "ganbench-checkpoint" | "torchscript" | "state-dict" | "safetensors" | "entry-point"
+    name: str  # record's model name
+    step: int = 0
+    seed: int | None = None  # training seed of a ganbench checkpoint
+    dataset: str | None = None  # training dataset of a ganbench checkpoint (the default reference)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Loaders per kind
+
+
+def _attr_int(obj: Any, name: str) -> int | None:
+    v = getattr(obj, name, None)
+    try:
+        return int(v) if v is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _dims(inner: Any, z_dim: int | None, num_classes: int | None, what: str) -> tuple[int, int]:
+    z = z_dim if z_dim is not None else _attr_int(inner, "z_dim")
+    if z is None:
+        raise GanbenchError(f"{what}: cannot tell the latent size; pass --z-dim N")
+    k = num_classes if num_classes is not None else (_attr_int(inner, "num_classes") or 0)
+    if z < 1 or k < 0:
+        raise GanbenchError(f"--z-dim must be >= 1 and --num-classes >= 0, got {z} and {k}")
+    return z, k
+
+
+def _sha256(path: Path) -> str:
+    from ganbench.records import sha256_file
+
+    return sha256_file(path)
+
+
+def load_torchscript(path: Path, device: str | torch.device = "cpu") -> nn.Module:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit deprecation notice
+            return torch.jit.load(str(path), map_location=device)
+    except Exception as e:
+        raise GanbenchError(f"{path}: cannot load TorchScript ({type(e).__name__}: "
+                            f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''})") from None
+
+
+def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors from a .safetensors file or a torch.save state dict (weights_only=True: no code runs)."""
+    if path.suffix.lower() in SAFETENSORS_SUFFIXES:
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path), device="cpu")
+        except Exception as e:  # SafetensorError (name varies across versions), OSError, ...: all unreadable
+            raise GanbenchError(f"{path}: not a readable safetensors file ({e})") from None
+    return extract_state_dict(safe_torch_load(path), path)
+
+
+def safe_torch_load(path: Path) -> Any:
+    """``torch.load(weights_only=True)``: tensors and plain containers only; anything that would run
+    code on unpickling is refused with one line naming what it would have called."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except FileNotFoundError:
+        raise DataNotFoundError(f"{path}: no such file") from None
+    except OSError as e:
+        raise GanbenchError(f"{path}: cannot read ({e})") from None
+    if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # neither a torch zip archive nor a pickle
+        raise GanbenchError(f"{path}: not a generator file (not a torch.save/TorchScript archive, .safetensors "
+                            "or pickle) and not an image set (folder, .zip, .npz, .npy)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": the error says enough
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DataNotFoundError(f"{path}: no such file") from None
+    except Exception as e:  # UnpicklingError, RuntimeError, KeyError...: all mean "not loadable safely"
+        msg = str(e)
+        m = re.search(r"GLOBAL ([\w.]+)", msg)
+        if m:
+            detail = f"it references {m.group(1)}, which unpickling would call"
+        elif "Unsupported operand" in msg or "magic number" in msg:
+            detail = "a Python pickle that is not a torch.save file of tensors"
+        else:
+            first = next((ln.strip() for ln in msg.splitlines() if ln.strip()), "")
+            detail = f"{type(e).__name__}: {first[:160]}"
+        raise GanbenchError(
+            f"{path}: not a safe checkpoint ({detail}); ganbench loads tensors only (torch.load weights_only=True) "
+            "and never runs code from a file: save G.state_dict(), a TorchScript file or .safetensors") from None
+
+
+def _is_tensor_dict(d: Any) -> bool:
+    return isinstance(d, dict) and bool(d) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                   for k, v in d.items())
+
+
+def extract_state_dict(obj: Any, path: Path | str) -> dict[str, torch.Tensor]:
+    """The generator's tensors from a loaded file: the dict itself or one of STATE_DICT_KEYS."""
+    if _is_tensor_dict(obj):
+        return obj
+    if isinstance(obj, dict):
+        for k in STATE_DICT_KEYS:
+            if _is_tensor_dict(obj.get(k)):
+                return obj[k]
+        keys = ", ".join(repr(k) for k in list(obj)[:8])
+        raise GanbenchError(f"{path}: a dict without a generator state dict (keys {keys}); save "
+                            f"G.state_dict() or {{'generator': G.state_dict()}}")
+    raise GanbenchError(f"{path}: holds a {type(obj).__name__}, not a state dict of tensors")
+
+
+def build_from_state_dict(sd: dict[str, torch.Tensor], arch: str, shape: tuple[int, ...], *, z_dim: int | None,
+                          num_classes: int | None, arch_options: dict[str, Any] | None = None,
+                          what: str = "state dict") -> nn.Module:
+    """Instantiate ``arch``'s generator for ``shape`` and load ``sd`` strictly."""
+    g_cls, _ = ARCHITECTURES.get(arch)
+    kwargs: dict[str, Any] = dict(arch_options or {})
+    if z_dim is not None:
+        kwargs["z_dim"] = z_dim
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    try:
+        g = g_cls(out_shape=tuple(shape), **kwargs)
+    except GanbenchError:
+        raise
+    except TypeError as e:
+        raise GanbenchError(f"architecture {arch!r}: bad options {sorted(kwargs)} ({e})") from None
+    try:
+        g.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        detail = "; ".join(lines[1:3])[:300] if len(lines) > 1 else lines[0][:300]
+        raise GanbenchError(
+            f"{what} does not fit architecture {arch!r} for shape {'x'.join(map(str, shape))} with "
+            f"{', '.join(f'{k}={v}' for k, v in sorted(kwargs.items())) or 'its defaults'} ({detail}); check "
+            "--z-dim, --num-classes, --shape and --arch-opt") from None
+    return g
+
+
+def load_ganbench_checkpoint(ck: dict[str, Any], path: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild G from the recipe inside a ganbench checkpoint."""
+    from ganbench.nets import build_networks
+
+    try:
+        recipe, run = ck["recipe"], ck["run"]
+        modality = run["modality"]
+        if modality != "image":
+            raise GanbenchError(f"{path}: a {modality} run; `ganbench eval` scores image generators "
+                                "(mixture runs are evaluated by `ganbench run`)")
+        g, _ = build_networks(recipe["arch"][modality], tuple(run["shape"]), int(run["num_classes"]),
+                              recipe.get("conditional", ""))
+        g.load_state_dict(ck["generator"])
+    except (KeyError, TypeError) as e:
+        raise GanbenchError(f"{path}: a damaged ganbench checkpoint (missing {e})") from None
+    except RuntimeError as e:
+        raise GanbenchError(f"{path}: generator weights do not fit its recipe ({str(e).splitlines()[0]})") from None
+    return g, run
+
+
+def _import_entry_point(spec: str) -> Any:
+    mod_name, _, attr = spec.partition(":")
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:  # like `python -m`: the user's own modules in the working directory
+        sys.path.insert(0, cwd)
+    try:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as e:
+            if e.name and mod_name.startswith(e.name):
+                raise GanbenchError(f"entry point {spec}: no module named {e.name!r} (check PYTHONPATH or the "
+                                    "working directory)") from None
+            raise
+    finally:
+        if added:
+            sys.path.remove(cwd)
+    obj: Any = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise GanbenchError(f"entry point {spec}: {mod_name} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise GanbenchError(f"entry point {spec}: {attr!r} is not callable")
+    return mod, obj
+
+
+def load_generator(spec: str | os.PathLike, arch: str | None = None, z_dim: int | None = None,
+                   num_classes: int | None = None, output_range: str = "-1,1", *,
+                   shape: tuple[int, ...] | str | None = None, arch_options: dict[str, Any] | None = None,
+                   device: str | torch.device = "cpu") -> LoadedGenerator:
+    """Load any external generator (see the module docstring); never unpickles code."""
+    kind = target_kind(spec)
+    s = os.fspath(spec)
+    path = Path(s).expanduser()
+    shape = parse_shape(shape)
+    if kind == "samples":
+        raise GanbenchError(f"{s} is an image set, not a generator")
+    prov: dict[str, Any] = {"target": s, "target_kind": kind}
+    if kind != "entry-point":
+        prov["target_sha256"] = _sha256(path)
+    name = path.name if kind != "entry-point" else s
+
+    if kind == "entry-point":
+        mod, factory = _import_entry_point(s)
+        inner = factory()
+        if not callable(inner):
+            raise GanbenchError(f"entry point {s} returned a {type(inner).__name__}, not a generator module")
+        prov["module_file"] = getattr(mod, "__file__", None)
+        if prov["module_file"] and Path(prov["module_file"]).is_file():
+            prov["module_sha256"] = _sha256(Path(prov["module_file"]))
+        z, k = _dims(inner, z_dim, num_classes, f"entry point {s}")
+        if isinstance(inner, nn.Module):
+            inner = inner.to(device)
+        return LoadedGenerator(ExternalGenerator(inner, z, k, output_range), kind, name, provenance=prov)
+
+    if kind == "torchscript":
+        inner = load_torchscript(path, device)
+        z, k = _dims(inner, z_dim, num_classes, str(path))
+        return LoadedGenerator(ExternalGenerator(inner, z, k, output_range), kind, name, provenance=prov)
+
+    if kind == "torch":
+        obj = safe_torch_load(path)  # a pickle with code is refused here, before anything runs
+        if isinstance(obj, dict) and str(obj.get("format", "")).startswith("ganbench-checkpoint"):
+            g, run = load_ganbench_checkpoint(obj, path)
+            # A ganbench checkpoint knows its output range ([-1, 1], tanh) and dimensions.
+            gen = ExternalGenerator(g.to(device), g.z_dim, g.num_classes, "-1,1")
+            prov.update(recipe_model=run.get("model"), checkpoint_step=int(obj.get("step", 0)))
+            return LoadedGenerator(gen, "ganbench-checkpoint", str(run.get("model") or name),
+                                   step=int(obj.get("step", 0)), seed=run.get("seed"), dataset=run.get("dataset"),
+                                   provenance=prov)
+        sd = extract_state_dict(obj, path)
+        kind = "state-dict"
+    else:  # safetensors
+        sd = load_state_dict_file(path)
+
+    if arch is None:
+        raise GanbenchError(f"{path} is a {kind.replace('-', ' ')}: name its architecture with --arch "
+                            f"({', '.join(ARCHITECTURES.names())})")
+    if shape is None:
+        raise GanbenchError(f"{path}: building architecture {arch!r} needs the image shape; pass --shape C,H,W "
+                            "or a --ref whose images give it")
+    g = build_from_state_dict(sd, arch, shape, z_dim=z_dim, num_classes=num_classes, arch_options=arch_options,
+                              what=str(path))
+    z, k = _dims(g, z_dim, num_classes, str(path))
+    prov.update(arch=arch, shape=list(shape), arch_options=dict(arch_options or {}))
+    return LoadedGenerator(ExternalGenerator(g.to(device), z, k, output_range), kind, name, provenance=prov)
+
+
+__all__ = ["ExternalGenerator", "LoadedGenerator", "OUTPUT_RANGES", "build_from_state_dict", "extract_state_dict",
+           "load_generator", "load_state_dict_file", "load_torchscript", "parse_output_range", "parse_shape",
+           "target_kind"]
