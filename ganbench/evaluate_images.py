@@ -329,6 +329,10 @@ def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = D
             raise GanbenchError("give the number of samples to draw from a generator (-n)")
         num_classes = int(getattr(fake, "num_classes", 0) or 0)
         proto.update(n_gen=n, sample_seed=seed, z_dim=int(fake.z_dim), num_classes=num_classes)
+        # Probe with two samples: a wrong --z-dim or output fails now, not inside the progress bar.
+        probe, _ = next(sample(fake, min(n, 2), seed, batch_size=2, images=True))
+        if probe.dim() != 4:
+            raise GanbenchError(f"the generator returned shape {tuple(probe.shape)}; expected images N,C,H,W")
         if num_classes:
             proto["class_sampling"] = CLASS_SAMPLING
 

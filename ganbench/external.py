@@ -127,7 +127,15 @@ class ExternalGenerator(nn.Module):
         self.lo, self.hi = parse_output_range(output_range)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.inner(z, y) if y is not None else self.inner(z)
+        try:
+            out = self.inner(z, y) if y is not None else self.inner(z)
+        except GanbenchError:
+            raise
+        except Exception as e:  # usually a wrong --z-dim or --num-classes: say so in one line
+            first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
+            labels = f" and labels of shape {tuple(y.shape)}" if y is not None else " without labels"
+            raise GanbenchError(f"the generator failed on z of shape {tuple(z.shape)}{labels} "
+                                f"({type(e).__name__}: {first[:200]}); check --z-dim and --num-classes") from None
         if isinstance(out, (tuple, list)):  # e.g. (images, extras)
             out = out[0]
         if not isinstance(out, torch.Tensor):
@@ -359,7 +367,13 @@ def load_generator(spec: str | os.PathLike, arch: str | None = None, z_dim: int 
 
     if kind == "entry-point":
         mod, factory = _import_entry_point(s)
-        inner = factory()
+        try:
+            inner = factory()
+        except GanbenchError:
+            raise
+        except Exception as e:
+            first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
+            raise GanbenchError(f"entry point {s}: the factory raised {type(e).__name__}: {first[:200]}") from None
         if not callable(inner):
             raise GanbenchError(f"entry point {s} returned a {type(inner).__name__}, not a generator module")
         prov["module_file"] = getattr(mod, "__file__", None)

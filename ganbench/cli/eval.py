@@ -118,7 +118,7 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
 @click.option("--num-classes", type=int, default=None, help="Classes of a conditional generator (0: none).")
 @click.option("--shape", default=None, help="Image shape C,H,W for --arch [default: the reference's].")
 @click.option("--output-range", default="-1,1", show_default=True,
-              help="What the generator outputs: -1,1 | 0,1 | 0,255 (write --output-range=-1,1).")
+              help="What the generator outputs: -1,1 | 0,1 | 0,255.")
 @click.option("--save-samples", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the evaluated generated images as a uint8 NCHW .npz (key 'x').")
 @click.option("--name", default=None, help="Model name in the record [default: the target's file name].")
@@ -131,8 +131,19 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
              json_out: Path | None, arch: str | None, arch_opts: tuple[str, ...], z_dim: int | None,
              num_classes: int | None, shape: str | None, output_range: str, save_samples: Path | None,
              name: str | None, data_dir: str | None, device: str, no_cache: bool, quiet: bool) -> None:
-    """Score TARGET (a sample set or a generator) against REF with FID, KID, IS, precision/recall,
-    density/coverage; print the metrics and their protocol; optionally write a record."""
+    """Score TARGET against REF with FID, KID, IS, precision/recall and density/coverage; print the
+    metrics and their protocol; optionally write a record (--json).
+
+    \b
+    TARGET is a sample set: an image folder (recursive png/jpg/jpeg/webp/bmp), a .npz/.npy uint8
+      array (N,C,H,W or N,H,W,C), a .zip of images; or a generator: a ganbench checkpoint, a
+      TorchScript file, a state dict (.pt/.pth) or .safetensors file with --arch, or
+      package.module:factory (imports and runs your module; --z-dim/--num-classes/--output-range
+      describe it when it does not say). Pickles that would run code are refused.
+    REF is a dataset name (cifar10, mnist, npz:PATH, ...; --split, --n-real) or a sample set.
+    Images within a set must share one size (mixed sizes are an error); the sets may differ, as
+    Inception resizes every image to 299x299.
+    """
     from ganbench import external
     from ganbench.evaluate_images import evaluate_images, parse_image_metrics, resolve_reference
     from ganbench.features.inception import pick_device
@@ -154,6 +165,11 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
     external.parse_output_range(output_range)
     opts = _parse_arch_opts(arch_opts)
     dev = pick_device(None if device == "auto" else device)
+    if dev.type == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise GanbenchError(f"--device {device}: CUDA is not available here; use --device cpu")
 
     kind = external.target_kind(target)
     caught: list[warnings.WarningMessage] = []

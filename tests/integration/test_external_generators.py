@@ -148,6 +148,9 @@ def files(tmp_path_factory):
 
         def make_conditional():
             return Conditional()
+
+        def make_broken():
+            raise ValueError("boom")
     """))
     x, _ = sample_all(g, N, SEED)
     np.savez(d / "samples.npz", x=x)
@@ -294,6 +297,9 @@ def test_a_pickle_that_runs_code_is_refused(how, extra, files, tmp_path, capsys)
     ("g_state.pt", ("--arch", "dcgna"), "did you mean 'dcgan'"),
     ("g_state.pt", ("--arch", "dcgan", "--z-dim", Z), "does not fit architecture 'dcgan'"),
     ("g_trace.pt", (), "--z-dim"),
+    ("g_script.pt", ("--z-dim", 7), "failed on z of shape (2, 7)"),
+    ("pkg.mygen:make_broken", (), "the factory raised ValueError: boom"),
+    ("pkg.mygen:make_conditional", ("--z-dim", 4), "check --z-dim and --num-classes"),  # needs labels
     ("pkg.mygen:nope", (), "has no attribute 'nope'"),
     ("nopkg.mod:make", (), "no module named 'nopkg'"),
     ("pkg.mygen:make_zero_one", ("--z-dim", Z, "--output-range", "0,255"), None),  # fits 0..255: no error
