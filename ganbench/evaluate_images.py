@@ -56,21 +56,34 @@ def parse_image_metrics(spec: str | Sequence[str] | None) -> list[str]:
     names = METRICS.parse_list(spec)  # unknown -> "unknown metric 'fdi'; did you mean 'fid'?"
     for n in names:
         if n not in IMAGE_METRICS:
-            raise GanbenchError(f"metric {n!r} does not apply to images; image metrics: {', '.join(IMAGE_METRICS)}")
+            raise GanbenchError(f"metric {n!r} is not computed by the image evaluator; it computes "
+                                f"{', '.join(IMAGE_METRICS)}")
     if not names:
         raise GanbenchError("no metrics given; image metrics: " + ", ".join(IMAGE_METRICS))
     return list(dict.fromkeys(names))
 
 
 def build_extractor(name: str = "inception", *, mode: str = "legacy-tf", weights: str | Path | None = None,
-                    device: torch.device | str | None = None, **options: Any) -> Any:
-    """The registered feature extractor ``name``, given only the options its factory accepts."""
+                    device: torch.device | str | None = None, dataset: Dataset | str | None = None,
+                    data_dir: str | None = None, **options: Any) -> Any:
+    """The registered feature extractor ``name``, given only the options its factory accepts.
+
+    ``dataset`` (the reference dataset) and ``data_dir`` reach extractors built for one dataset,
+    such as "domain" (a classifier trained on that dataset), whose factory takes a dataset name.
+    """
     factory = EXTRACTORS.get(name)
     kwargs = {"mode": mode, "weights": weights, "device": device, **options}
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         params = {}
+    if "dataset" in params:
+        if dataset is None:
+            raise GanbenchError(f"feature extractor {name!r} is built for one dataset; give the reference as a "
+                                "registered dataset name (--ref mnist, ...)")
+        kwargs["dataset"] = dataset if isinstance(dataset, str) else dataset.name
+        if "data_dir" in params:
+            kwargs["data_dir"] = data_dir
     if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
         dropped = {k for k, v in kwargs.items() if k not in params and v is not None}
         if "weights" in dropped:
@@ -94,6 +107,9 @@ def extractor_protocol(ext: Any) -> dict[str, Any]:
            "weights_sha256": getattr(ext, "weights_sha256", None), "mode": mode}
     if mode in MODES:
         out["preprocessing"] = MODES[mode]
+    extra = getattr(ext, "protocol", None)
+    if callable(extra):  # e.g. the domain classifier's accuracy and training settings
+        out.update({k: v for k, v in extra().items() if k not in out})
     return out
 
 
@@ -317,11 +333,12 @@ def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = D
     names = parse_image_metrics(metrics)
     if n is not None and n < 2:
         raise GanbenchError(f"-n must be at least 2, got {n}")
-    ext = build_extractor(extractor, mode=mode, weights=weights, device=device) if isinstance(extractor, str) \
-        else extractor
-    proto: dict[str, Any] = {}
     # Reference first: a bad REF fails before minutes of feature extraction.
     reference = resolve_reference(ref, data_dir)
+    ext = build_extractor(extractor, mode=mode, weights=weights, device=device, data_dir=data_dir,
+                          dataset=reference if isinstance(reference, Dataset) else None) \
+        if isinstance(extractor, str) else extractor
+    proto: dict[str, Any] = {}
 
     t0 = time.perf_counter()
     if _is_generator(fake):
@@ -398,15 +415,18 @@ class ImageEvaluator:
     def __init__(self, dataset: Dataset, n_gen: int, n_real: int, seed: int, *, extractor: Any = "inception",
                  mode: str = "legacy-tf", weights: str | Path | None = None, metrics: Sequence[str] | None = None,
                  n_boot: int = DEFAULT_BOOTSTRAP, batch_size: int = 64, device: torch.device | str | None = None,
-                 progress: bool = False, split: str = "train", ref_seed: int = REF_SEED, cache: Any = True) -> None:
+                 progress: bool = False, split: str = "train", ref_seed: int = REF_SEED, cache: Any = True,
+                 data_dir: str | None = None) -> None:
         if dataset.modality != "image":
             raise GanbenchError(f"ImageEvaluator needs an image dataset, got {dataset.modality} data")
         self.dataset, self.n_gen, self.n_real, self.seed = dataset, int(n_gen), int(n_real), int(seed)
         self.metrics = parse_image_metrics(metrics)
         self.n_boot, self.batch_size, self.progress = int(n_boot), int(batch_size), progress
         self.split, self.ref_seed, self.cache = split, ref_seed, cache
-        self.ext = build_extractor(extractor, mode=mode, weights=weights, device=device) \
-            if isinstance(extractor, str) else extractor
+        if data_dir is None and Path(getattr(dataset, "source", "") or "/nonexistent").is_dir():
+            data_dir = dataset.source  # where the dataset's files were found (for dataset-bound extractors)
+        self.ext = build_extractor(extractor, mode=mode, weights=weights, device=device, dataset=dataset,
+                                   data_dir=data_dir) if isinstance(extractor, str) else extractor
         self._real: dict[str, np.ndarray] | None = None
         self.info: dict[str, Any] = {}
         n_avail = len(dataset.split_arrays(split)[0]) if hasattr(dataset, "split_arrays") else self.n_real
@@ -450,7 +470,7 @@ def make_image_evaluator(dataset: Dataset, budget: Budget, seed: int, **options:
     """IMAGE_EVALUATOR factory: budget.n_eval samples vs budget.n_real train images.
 
     Options: extractor ("inception" or another registered name such as "domain"), mode, weights,
-    metrics, n_boot, batch_size, device, progress, split, cache.
+    metrics, n_boot, batch_size, device, progress, split, cache, data_dir.
     """
     return ImageEvaluator(dataset, budget.n_eval, budget.n_real, seed, **options)
 

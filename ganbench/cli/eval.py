@@ -71,8 +71,11 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
             spread = f"± {_fmt(values[k + '_std'])} (std)"
         rows.append([k, _fmt(v), spread])
     level = protocol.get("ci_level")
-    head = ["metric", "value", f"{int(round(level * 100))}% bootstrap CI / std" if level else "std"]
+    head = ["metric", "value", f"bootstrap {int(round(level * 100))}% range / std" if level else "std"]
     lines = [tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True)]
+    if level:
+        lines.append("(bootstrap ranges show sampling spread; resampling with replacement biases FID up and "
+                     "k-NN metrics down, so a range may exclude its value)")
     if "is_unavailable" in protocol:
         lines.append(f"\nIS: unavailable: {protocol['is_unavailable']}")
     lines.append("\nprotocol:")

@@ -48,6 +48,19 @@ if "test-pixels" not in EXTRACTORS:
                         help="test only")
 
 
+BOUND: dict = {}
+
+
+def _bound_factory(dataset: str = "unset", data_dir=None, device=None):
+    """Like the "domain" extractor: built for one dataset, named by the caller."""
+    BOUND.update(dataset=dataset, data_dir=data_dir)
+    return PixelExtractor(False)
+
+
+if "test-bound" not in EXTRACTORS:
+    EXTRACTORS.register("test-bound", _bound_factory, help="test only")
+
+
 def blobs(n: int, seed: int, size: int = 16, channels: int = 3) -> np.ndarray:
     """Images with a bright square at a random place: structured enough for k-NN metrics."""
     rng = np.random.default_rng(seed)
@@ -223,3 +236,14 @@ def test_training_evaluator_conditional_samples_evenly(dataset):
     assert "class_sampling" not in ev.protocol
     ev(g)
     assert "class_sampling" in ev.protocol
+
+
+def test_dataset_bound_extractor_is_built_for_the_reference(dataset):
+    ext = ei.build_extractor("test-bound", mode="clean", dataset=dataset, data_dir="/data")
+    assert BOUND == {"dataset": "blobs", "data_dir": "/data"} and ext.mode == "legacy-tf"  # mode not passed
+    ev = make_evaluator(dataset, Budget("smoke", 1, 4, 1, 10, 10, 1), seed=0, extractor="test-bound")
+    assert BOUND["dataset"] == "blobs" and ev.protocol["extractor"].startswith("test-pixels")
+    with pytest.raises(GanbenchError, match="registered dataset name"):
+        ei.evaluate_images(blobs(8, 0), blobs(8, 1), extractor="test-bound", progress=False)
+    with pytest.raises(GanbenchError, match="takes no weights"):
+        ei.build_extractor("test-bound", weights="w.pth", dataset=dataset)
