@@ -15,7 +15,7 @@ def build_networks(arch: dict[str, Any], shape: tuple[int, ...], num_classes: in
     """Build G and D for data of ``shape`` from one modality's architecture section of a recipe.
 
     The section names the architectures; image architectures pick their layer plan from the image
-    size (dcgan: 8/28/32/64 pixels, resnet: 28/32/64) and fail with one line listing the sizes.
+    size (8, 28, 32 or 64 pixels) and fail with one line listing the sizes.
     """
     g_cls, _ = ARCHITECTURES.get(arch["generator"])
     _, d_cls = ARCHITECTURES.get(arch["discriminator"])

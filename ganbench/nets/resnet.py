@@ -3,8 +3,8 @@
 conditional BN when conditional; D with ``d_width`` (128) channels, an optimized first block, one
 more downsampling block, two plain blocks, ReLU and global sum pooling, spectral norm by default.
 
-28x28 starts at 7x7 (2 up-blocks) and 64x64 adds one block on each side; initialisation follows
-mimicry (Xavier-uniform, gain sqrt(2) inside blocks, 1 on shortcuts and heads).
+28x28 starts at 7x7 (2 up-blocks), 64x64 adds one block on each side, 8x8 has one up-block;
+initialisation follows mimicry (Xavier-uniform, gain sqrt(2) inside blocks, 1 on shortcuts and heads).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from ganbench.errors import GanbenchError
 from ganbench.nets.layers import ConditionalBatchNorm2d, DiscriminatorHead, check_d_norm, d_layer
 from ganbench.registry import ARCHITECTURES
 
-# Image side -> (G's first feature map side, number of G up-blocks).
-RESNET_PLANS: dict[int, tuple[int, int]] = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
+# Image side -> (G's first feature map side, number of G up-blocks). 8x8 (sklearn digits) has one.
+RESNET_PLANS: dict[int, tuple[int, int]] = {8: (4, 1), 28: (7, 2), 32: (4, 3), 64: (4, 4)}
 ROOT2 = math.sqrt(2.0)
 
 
@@ -113,7 +113,8 @@ class ResNetDiscriminator(nn.Module):
         super().__init__()
         _, n_up = resnet_plan(in_shape)
         check_d_norm(d_norm, ("spectral", "none"), arch="resnet")
-        # SNGAN 32x32: optimized block (down), block (down), two blocks; D stops at twice G's start.
+        # SNGAN 32x32: optimized block (down), block (down), two blocks; D stops at twice G's start
+        # (8x8: at G's start).
         blocks = [DBlock(in_shape[0], d_width, down=True, first=True, d_norm=d_norm)]
         blocks += [DBlock(d_width, d_width, down=True, first=False, d_norm=d_norm) for _ in range(n_up - 2)]
         blocks += [DBlock(d_width, d_width, down=False, first=False, d_norm=d_norm) for _ in range(2)]
@@ -129,4 +130,4 @@ class ResNetDiscriminator(nn.Module):
 
 
 ARCHITECTURES.register("resnet", (ResNetGenerator, ResNetDiscriminator),
-                       help="SNGAN/cGAN-PD ResNet G (256 ch) and D (128 ch) for 28/32/64-pixel images")
+                       help="SNGAN/cGAN-PD ResNet G (256 ch) and D (128 ch) for 8/28/32/64-pixel images")
