@@ -77,4 +77,6 @@ _SPECS = (
 for _spec in _SPECS:
     METRICS.register(_spec.name, _spec, help=_spec.help)
 
-from ganbench.metrics import memorization, stacked  # noqa: E402,F401  (register themselves; need MetricSpec)
+from ganbench.metrics import memorization, modes, stacked  # noqa: E402,F401  (register themselves; need MetricSpec)
+
+modes._register()

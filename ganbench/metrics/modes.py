@@ -72,3 +72,17 @@ def mode_protocol(centers: np.ndarray, sigma: float, hq_sigmas: float | None = N
     radius = hq_radius(centers.shape[1]) if hq_sigmas is None else hq_sigmas
     return {"num_modes": int(len(centers)), "sigma": float(sigma), "hq_radius_sigmas": round(radius, 4),
             "hq_rule": f"distance to nearest mean <= {radius:.3f} sigma (chi quantile {HQ_MASS})"}
+
+
+def _register() -> None:
+    from ganbench.metrics import MetricSpec
+    from ganbench.registry import METRICS
+
+    help_ = "mixture-of-Gaussians mode coverage: HQ share, modes covered, reverse KL (2,500 samples)"
+
+    def _compute(real, fake, centers, sigma):
+        return mode_metrics(fake, centers, sigma)
+
+    METRICS.register("modes", MetricSpec(
+        "modes", ("vectors",), {"hq_share": True, "modes": True, "reverse_kl": False},
+        _compute, help=help_, uses_real=False), help=help_)
