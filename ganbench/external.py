@@ -395,12 +395,13 @@ def load_generator(spec: str | os.PathLike, arch: str | None = None, z_dim: int 
             g, run = load_ganbench_checkpoint(obj, path)
             # A ganbench checkpoint knows its output range ([-1, 1], tanh) and dimensions.
             gen = ExternalGenerator(g.to(device), g.z_dim, g.num_classes, "-1,1")
-            prov.update(recipe_model=run.get("model"), checkpoint_step=int(obj.get("step", 0)))
+            prov.update(target_kind="ganbench-checkpoint", recipe_model=run.get("model"),
+                        checkpoint_step=int(obj.get("step", 0)))
             return LoadedGenerator(gen, "ganbench-checkpoint", str(run.get("model") or name),
                                    step=int(obj.get("step", 0)), seed=run.get("seed"), dataset=run.get("dataset"),
                                    provenance=prov)
         sd = extract_state_dict(obj, path)
-        kind = "state-dict"
+        kind = prov["target_kind"] = "state-dict"
     else:  # safetensors
         sd = load_state_dict_file(path)
 

@@ -223,7 +223,6 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
             click.echo(f"ganbench: warning: {w.message}", err=True)
 
     protocol["ref"] = str(ref)
-    protocol["target_kind"] = prov.get("target_kind")
     if save_samples is not None and kept:
         save_samples.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(save_samples, x=np.concatenate(kept))

@@ -222,6 +222,9 @@ def test_every_form_of_one_generator_gives_the_same_metrics(kind, files, expecte
     assert rec.kind == "eval" and rec.dataset == "ref" and rec.step == 0 and rec.seed == SEED
     assert rec.protocol["n_gen"] == N and rec.protocol["n_real"] == 30 and rec.protocol["extractor"] == EXT
     assert rec.protocol["bootstrap"] == 5 and rec.protocol["pr_k"] == 3 and rec.protocol["dc_k"] == 5
+    want_kind = {"torchscript": "torchscript", "state-dict": "state-dict", "nested-state-dict": "state-dict",
+                 "safetensors": "safetensors", "entry-point": "entry-point", "samples": "samples"}
+    assert rec.provenance["target_kind"] == next(v for k, v in want_kind.items() if kind.startswith(k))
     is_file = not target.__str__().startswith("pkg.")
     if is_file and os.path.isfile(target):
         assert len(rec.provenance["target_sha256"]) == 64
@@ -251,7 +254,7 @@ def test_ganbench_checkpoint_defaults_to_its_dataset(tmp_path, capsys):
     (rec,) = read_records([out])
     assert (rec.model, rec.dataset, rec.seed, rec.step, rec.kind) == ("dcgan", "digits32", 0, 0, "eval")
     assert rec.protocol["dataset_identity"] == trainer.dataset.identity() and rec.protocol["n_real"] == 30
-    assert rec.provenance["target_kind"] == "torch" and rec.provenance["checkpoint_step"] == 0
+    assert rec.provenance["target_kind"] == "ganbench-checkpoint" and rec.provenance["checkpoint_step"] == 0
     expected, _ = evaluate_images(trainer.g, "digits32", n=20, n_real=30, extractor=PixelExtractor(), seed=0,
                                   n_boot=0, progress=False)
     assert rec.metrics == pytest.approx(expected, rel=1e-12, abs=1e-12)
