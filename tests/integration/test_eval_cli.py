@@ -162,7 +162,7 @@ def test_bad_sample_sets_are_one_line_errors(make, needle, tmp_path, capsys):
 
 @pytest.mark.parametrize("args,needle", [
     (["--metrics", "fid,kdi"], "did you mean 'kid'"),
-    (["--metrics", "fid,modes"], "unknown metric 'modes'"),
+    (["--metrics", "fid,modes"], "'modes' is not computed by the image evaluator"),
     (["--ref", "cifar1O"], "did you mean 'cifar10'"),
     (["--ref", "nowhere/ref.npz"], "no such file"),
     (["--features", "incpetion"], "did you mean 'inception'"),
