@@ -84,3 +84,26 @@ def test_existing_run_is_not_overwritten_without_resume(tmp_path):
     from ganbench.errors import GanbenchError
     with pytest.raises(GanbenchError, match="--resume"):
         _train(tmp_path, "gan")
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.makedirs, (self.marker,))
+
+
+def test_resume_refuses_a_checkpoint_that_would_run_code(tmp_path):
+    import pickle
+
+    from ganbench.errors import GanbenchError
+
+    run_dir = tmp_path / "gan" / "grid" / "seed3"
+    run_dir.mkdir(parents=True)
+    marker = tmp_path / "code-ran"
+    with open(run_dir / CHECKPOINT, "wb") as f:
+        pickle.dump({"generator": _Evil(marker)}, f)
+    with pytest.raises(GanbenchError, match="not a safe checkpoint"):
+        _train(tmp_path, "gan", resume=True)
+    assert not marker.exists()
