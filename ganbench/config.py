@@ -38,6 +38,9 @@ class Budget:
     n_eval: int  # generated samples per evaluation
     n_real: int  # real samples per evaluation
     checkpoint_every: int
+    # Image feature extractor: "inception", "domain" (28x28 domain CNN; its FID is not Inception
+    # FID, the extractor name in every record says which) or "auto" (domain where it applies).
+    features: str = "inception"
 
     def eval_steps(self) -> list[int]:
         steps = list(range(self.eval_every, self.steps + 1, self.eval_every)) if self.eval_every > 0 else []
@@ -171,6 +174,8 @@ class RunConfig:
     progress: bool = True
     recipe_overrides: dict[str, Any] = field(default_factory=dict)
     budget_overrides: dict[str, Any] = field(default_factory=dict)  # steps, batch_size, eval_every, ...
+    # Evaluator options for image data (make_evaluator): extractor, mode, n_boot, weights; None = default.
+    eval_options: dict[str, Any] = field(default_factory=dict)
 
     def recipe(self) -> Recipe:
         return load_recipe(self.model, self.recipe_overrides)

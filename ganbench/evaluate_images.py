@@ -43,6 +43,12 @@ CI_METRICS = {"fid": ("fid",), "pr": ("precision", "recall"), "dc": ("density", 
 CLASS_SAMPLING = "even: sample i gets label i mod num_classes (ganbench.generators.class_labels)"
 # At most this many final samples are kept by ImageEvaluator.samples (the suite saves them for plots).
 SAVE_SAMPLES = 1024
+# Stacked datasets: 1000-mode coverage is added to every evaluation (REFERENCE.md section 4).
+STACKED = ("stacked-mnist", "stacked-fashion-mnist")
+# Memorisation at the end of a run compares the final samples with at most this many training
+# images (seeded subset, REF_SEED): NN search and k-means stay seconds on CPU; copies of images
+# outside the subset are missed, which the protocol's n_train says.
+MEMO_N_TRAIN = 10_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,6 +444,15 @@ class ImageEvaluator:
             "real_split": split, "ref_seed": ref_seed if n_use < n_avail else None, "sample_seed": self.seed,
             "ref": dataset.name, **extractor_protocol(self.ext),
             "bootstrap": self.n_boot}
+        self.data_dir = data_dir
+        self.stacked_clf = None
+        if dataset.name in STACKED:  # trained/loaded now, so a missing base dataset fails before training
+            from ganbench.features.classifier import get_classifier
+            from ganbench.metrics.stacked import stacked_protocol
+
+            self.stacked_clf = get_classifier(dataset.name, data_dir, progress=progress)
+            self.protocol.update({k: v for k, v in stacked_protocol(self.stacked_clf).items()
+                                  if k not in self.protocol})
 
     def real_features(self) -> dict[str, np.ndarray]:
         if self._real is None:
@@ -455,28 +470,104 @@ class ImageEvaluator:
     def __call__(self, g: Generator) -> dict[str, float]:
         real = self.real_features()
         t0 = time.perf_counter()
-        fake = extract((x for x, _ in sample(g, self.n_gen, self.seed, batch_size=self.batch_size, images=True)),
-                       self.ext, batch_size=self.batch_size, progress=self.progress, total=self.n_gen)
+        kept: list[np.ndarray] | None = [] if self.stacked_clf is not None else None
+
+        def batches() -> Iterable[torch.Tensor]:
+            for x, _ in sample(g, self.n_gen, self.seed, batch_size=self.batch_size, images=True):
+                if kept is not None:
+                    kept.append(x.numpy())
+                yield x
+
+        fake = extract(batches(), self.ext, batch_size=self.batch_size, progress=self.progress, total=self.n_gen)
         self.info["fake_features_s"] = round(time.perf_counter() - t0, 3)
         values, mproto = compute_image_metrics(real, fake, self.metrics, n_boot=self.n_boot, seed=self.seed,
                                                extractor=self.ext)
+        if kept is not None:
+            from ganbench.metrics.stacked import stacked_mode_metrics
+
+            values.update(stacked_mode_metrics(np.concatenate(kept), self.dataset.name, self.data_dir,
+                                               classifier=self.stacked_clf))
+            mproto["metrics"] = [*mproto["metrics"], "stacked_modes"]
         if getattr(g, "num_classes", 0):
             mproto["class_sampling"] = CLASS_SAMPLING
         self.protocol.update(mproto)
         return values
 
+    def memorization(self, g: Generator, grid_path: str | Path | None = None,
+                     n_train: int = MEMO_N_TRAIN) -> tuple[dict[str, float], dict[str, Any]]:
+        """Memorisation of the final generator (REFERENCE.md section 5): copy share and NN distances
+        against a train subset, C_T against the test split, in pixel space and, when the run's
+        extractor is the cheap domain CNN, in its feature space (Inception features are skipped
+        here for cost). Writes ``grid_path`` (nearest training images). Returns (metrics, protocol).
+        """
+        from ganbench.metrics.memorization import memorization_metrics, memorization_protocol
+
+        gen = self.samples(g, self.n_gen)
+        n_avail = len(self.dataset.split_arrays("train")[0]) if hasattr(self.dataset, "split_arrays") else n_train
+        n_use = min(int(n_train), n_avail)
+        train, _ = self.dataset.reference(n_use, self.ref_seed, "train")
+        proto: dict[str, Any] = {"n_gen": len(gen), "sample_seed": self.seed, "n_train": len(train),
+                                 "train_split": "train", "train_subset_seed": self.ref_seed if n_use < n_avail else None,
+                                 "dataset_identity": self.dataset.identity()}
+        try:
+            test, _ = self.dataset.reference(None, self.ref_seed, "test")
+        except GanbenchError as e:
+            test = None
+            proto["ct_unavailable"] = f"no held-out split: {e}"
+        feats: dict[str, Any] = {}
+        if getattr(self.ext, "name", "").startswith("domain-cnn"):  # cheap features (~ms per 1k images)
+            def f(x: np.ndarray) -> np.ndarray:
+                return extract(x, self.ext, batch_size=256, progress=False)["pool3"]
+
+            feats = {"gen_feats": f(gen), "train_feats": f(train)}
+            if test is not None:
+                feats["test_feats"] = f(test)
+            proto["feature_space"] = self.ext.name
+        else:
+            proto["feature_space"] = None
+            proto["feature_space_skipped"] = f"{getattr(self.ext, 'name', self.ext)} features are too costly here"
+        n_self = min(2000, len(train) - 1)
+        k_cells = min(50, len(train))
+        values = memorization_metrics(gen, train, test, n_self=n_self, k_cells=k_cells, seed=self.ref_seed,
+                                      grid_path=grid_path, **feats)
+        ct_space = "features" if "test_feats" in feats else ("pixels" if test is not None else "none")
+        proto.update(memorization_protocol(n_self=n_self, k_cells=k_cells, seed=self.ref_seed, ct_space=ct_space))
+        proto["metrics"] = ["memorization"]
+        if test is not None:
+            proto.update(heldout_split="test", n_heldout=len(test))
+        return values, proto
+
+
+def resolve_features(name: str | None, dataset: Dataset | str) -> str:
+    """The extractor name for ``--features``/``budget.features``: "auto" -> "domain" for the 28x28
+    datasets that have a domain classifier (MNIST family and their stacked variants), else "inception"."""
+    from ganbench.features.classifier import BASES
+
+    name = name or "inception"
+    if name == "auto":
+        ds = dataset if isinstance(dataset, str) else dataset.name
+        return "domain" if ds in BASES else "inception"
+    EXTRACTORS.get(name)  # unknown -> one-line error with did-you-mean
+    return name
+
 
 def make_image_evaluator(dataset: Dataset, budget: Budget, seed: int, **options: Any) -> ImageEvaluator:
     """IMAGE_EVALUATOR factory: budget.n_eval samples vs budget.n_real train images.
 
-    Options: extractor ("inception" or another registered name such as "domain"), mode, weights,
-    metrics, n_boot, batch_size, device, progress, split, cache, data_dir.
+    Options: extractor (or its alias ``features``: "inception", "domain", "auto", another registered
+    name, or an extractor object; default ``budget.features``), mode, weights, metrics, n_boot,
+    batch_size, device, progress, split, cache, data_dir. None values mean "the default".
     """
-    return ImageEvaluator(dataset, budget.n_eval, budget.n_real, seed, **options)
+    options = {k: v for k, v in options.items() if v is not None}
+    ext = options.pop("extractor", None) or options.pop("features", None) or getattr(budget, "features", None)
+    options.pop("features", None)
+    if ext is None or isinstance(ext, str):
+        ext = resolve_features(ext, dataset)
+    return ImageEvaluator(dataset, budget.n_eval, budget.n_real, seed, extractor=ext, **options)
 
 
 IMAGE_EVALUATOR["factory"] = make_image_evaluator
 
 __all__ = ["IMAGE_METRICS", "DEFAULT_METRICS", "DEFAULT_BOOTSTRAP", "REF_SEED", "ImageEvaluator",
-           "build_extractor", "compute_image_metrics", "evaluate_images", "extract", "extractor_protocol",
+           "MEMO_N_TRAIN", "STACKED", "build_extractor", "resolve_features", "compute_image_metrics", "evaluate_images", "extract", "extractor_protocol",
            "make_image_evaluator", "parse_image_metrics", "reference_features", "resolve_reference"]

@@ -25,6 +25,7 @@ from ganbench.errors import GanbenchError
 from ganbench.records import ResultRecord, read_records
 
 SAMPLES = "samples.npz"
+NN_GRID = "nn_grid.png"  # final samples beside their nearest training images
 
 
 @dataclass
@@ -40,6 +41,7 @@ def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
     """Train and evaluate one run; errors are returned, not raised, so the suite goes on."""
     from ganbench.evaluate import make_evaluator
     from ganbench.generators import sample_all
+    from ganbench.records import append_record
     from ganbench.train import CHECKPOINT, RECORDS, Trainer
 
     if threads:
@@ -54,11 +56,20 @@ def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
                 recs = [r.__dict__ for r in read_records([cfg.run_dir() / RECORDS])]
                 return RunOutcome(cfg, recs, 0.0, skipped=True)
             trainer = Trainer(cfg)
-        evaluator = make_evaluator(trainer.dataset, trainer.budget, cfg.seed)
+        options = dict(cfg.eval_options)
+        if trainer.dataset.modality == "image":
+            options.setdefault("data_dir", cfg.data_dir)
+            options.setdefault("device", trainer.device)
+        evaluator = make_evaluator(trainer.dataset, trainer.budget, cfg.seed, **options)
         result = trainer.run(evaluator, getattr(evaluator, "protocol", {}))
         if hasattr(evaluator, "samples"):  # keep the final samples for plots
             x = evaluator.samples(result.generator)
             np.savez_compressed(result.run_dir / SAMPLES, samples=x)
+        if hasattr(evaluator, "memorization") and result.finished:
+            t1 = time.perf_counter()
+            metrics, proto = evaluator.memorization(result.generator, result.run_dir / NN_GRID)
+            rec = trainer.make_record(trainer.step, metrics, proto, time.perf_counter() - t1, {})
+            append_record(result.run_dir / RECORDS, rec)
         recs = [r.__dict__ for r in read_records([result.run_dir / RECORDS])]
         return RunOutcome(cfg, recs, time.perf_counter() - t0)
     except GanbenchError as e:

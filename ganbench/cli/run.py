@@ -29,6 +29,27 @@ def _check_datasets(spec: str) -> list[str]:
     return names
 
 
+def _eval_options(features: str | None, mode: str | None, bootstrap: int | None,
+                  weights: str | None) -> dict[str, object]:
+    """Image evaluator options from the flags (checked now; None = the budget's or evaluator's default)."""
+    from ganbench.registry import EXTRACTORS, load_all
+
+    load_all()
+    if features is not None and features != "auto":
+        EXTRACTORS.get(features)  # unknown -> did-you-mean
+    if mode is not None:
+        from ganbench.features.inception import MODES
+
+        if mode not in MODES:
+            raise GanbenchError(f"unknown --mode {mode!r}; use one of {', '.join(MODES)}")
+    if bootstrap is not None and bootstrap < 0:
+        raise GanbenchError(f"--bootstrap must be >= 0, got {bootstrap}")
+    if weights is not None and not Path(weights).is_file():
+        raise GanbenchError(f"--inception-weights {weights}: no such file")
+    opts = {"extractor": features, "mode": mode, "n_boot": bootstrap, "weights": weights}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
 @cli.command("run")
 @click.option("--models", "-m", default=DEFAULT_MODELS, show_default=True, help="Comma-separated baselines.")
 @click.option("--dataset", "--datasets", "-d", "datasets", default=DEFAULT_DATASETS, show_default=True,
@@ -47,10 +68,18 @@ def _check_datasets(spec: str) -> list[str]:
 @click.option("--checkpoint-every", type=int, default=None, help="Override the budget's checkpoint interval.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe field, e.g. --set optimizer.lr_g=1e-4 (repeatable).")
+@click.option("--features", default=None,
+              help="Image feature extractor: inception | domain | auto [default: the budget's; auto = domain "
+                   "for MNIST-family 28x28 data, else inception]. Domain FID is not Inception FID.")
+@click.option("--mode", default=None, help="Inception preprocessing: legacy-tf | clean [default: legacy-tf].")
+@click.option("--bootstrap", type=int, default=None, help="Bootstrap resamples for the CIs (0: none) [default: 50].")
+@click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
+              help="Inception weights file (FID Inception, TF-ported).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | None, data_dir: str | None,
             device: str, resume: bool, workers: int | None, steps: int | None, batch_size: int | None,
-            eval_every: int | None, checkpoint_every: int | None, sets: tuple[str, ...], quiet: bool) -> None:
+            eval_every: int | None, checkpoint_every: int | None, sets: tuple[str, ...], features: str | None,
+            mode: str | None, bootstrap: int | None, inception_weights: str | None, quiet: bool) -> None:
     """Train and evaluate MODELS x DATASETS x SEEDS; with no options, the default mixture suite."""
     from ganbench.report.write import write_run_report
     from ganbench.suite import run_suite, write_records
@@ -60,13 +89,14 @@ def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | Non
     dataset_list = _check_datasets(datasets)
     seed_list = parse_int_list(seeds, "--seeds")
     BUDGETS.get(budget)
+    eval_options = _eval_options(features, mode, bootstrap, inception_weights)
     if resume and out is None:
         raise GanbenchError("--resume needs --out DIR, the directory of the run to continue")
     out = out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = RunConfig(model=model_list[0], dataset=dataset_list[0], budget=budget, out_dir=out, data_dir=data_dir,
                      device=device, resume=resume, progress=not quiet, recipe_overrides=parse_overrides(sets),
                      budget_overrides={"steps": steps, "batch_size": batch_size, "eval_every": eval_every,
-                                       "checkpoint_every": checkpoint_every})
+                                       "checkpoint_every": checkpoint_every}, eval_options=eval_options)
     # Load each recipe once here so a bad --set or budget fails before training.
     for m in model_list:
         dataclasses.replace(base, model=m).recipe()
