@@ -247,3 +247,31 @@ def test_dataset_bound_extractor_is_built_for_the_reference(dataset):
         ei.evaluate_images(blobs(8, 0), blobs(8, 1), extractor="test-bound", progress=False)
     with pytest.raises(GanbenchError, match="takes no weights"):
         ei.build_extractor("test-bound", weights="w.pth", dataset=dataset)
+
+
+def test_features_auto_and_budget_default(dataset):
+    assert ei.resolve_features("auto", "fashion-mnist") == "domain"
+    assert ei.resolve_features("auto", "stacked-mnist") == "domain"
+    assert ei.resolve_features("auto", dataset) == "inception" and ei.resolve_features(None, "mnist") == "inception"
+    with pytest.raises(GanbenchError, match="did you mean 'inception'"):
+        ei.resolve_features("incepton", dataset)
+    # budget.features is the default; an explicit extractor (the CLI's --features) overrides it
+    b = Budget("smoke", 1, 4, 1, 10, 10, 1, features="test-bound")
+    assert make_evaluator(dataset, b, seed=0).ext.name.startswith("test-pixels/")  # _bound_factory's
+    ev = make_evaluator(dataset, b, seed=0, extractor="test-pixels", n_boot=None, mode=None)
+    assert ev.protocol["extractor"].startswith("test-pixels+logits") and ev.n_boot == ei.DEFAULT_BOOTSTRAP
+
+
+def test_memorization_at_end_of_run(dataset, tmp_path):
+    ev = make_evaluator(dataset, Budget("smoke", 1, 4, 1, 20, 20, 1), seed=0, extractor="test-pixels", n_boot=0)
+    m, p = ev.memorization(TinyG(), tmp_path / "nn_grid.png", n_train=100)
+    assert {"copy_share", "nn_dist_median"} <= set(m) and 0 <= m["copy_share"] <= 1
+    assert p["n_train"] == 100 and p["train_subset_seed"] == ei.REF_SEED and p["n_heldout"] == 40
+    assert p["ct_space"] == "pixels" and p["feature_space"] is None and "copy_rule" in p
+    assert (tmp_path / "nn_grid.png").stat().st_size > 0
+    # Copies of training images are caught; no test split -> C_T skipped with the reason.
+    no_test = ImageDataset("blobs", blobs(120, 0), None, None, None, num_classes=0, source="test")
+    ev = make_evaluator(no_test, Budget("smoke", 1, 4, 1, 20, 20, 1), seed=0, extractor="test-pixels", n_boot=0)
+    ev.samples = lambda g, n=None: no_test.train_x[:20]
+    m, p = ev.memorization(TinyG())
+    assert m["copy_share"] == 1.0 and "ct" not in m and "no test split" in p["ct_unavailable"]
