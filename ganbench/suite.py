@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
+from ganbench.io import atomic_write_text
 from ganbench.records import ResultRecord, read_records
 
 SAMPLES = "samples.npz"
@@ -40,7 +41,6 @@ class RunOutcome:
 def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
     """Train and evaluate one run; errors are returned, not raised, so the suite goes on."""
     from ganbench.evaluate import make_evaluator
-    from ganbench.generators import sample_all
     from ganbench.records import append_record
     from ganbench.train import CHECKPOINT, RECORDS, Trainer
 
@@ -116,7 +116,4 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
 
 
 def write_records(records: list[ResultRecord], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(r.to_json() + "\n" for r in records), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(r.to_json() + "\n" for r in records))

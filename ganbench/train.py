@@ -4,7 +4,6 @@ atomic checkpoints with every RNG state, and exact resume.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from ganbench.config import Budget, Recipe, RunConfig
 from ganbench.data import get_dataset
 from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
+from ganbench.io import atomic_open
 from ganbench.losses import OBJECTIVES, clip_weights, gradient_penalty
 from ganbench.nets import build_networks
 from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
@@ -43,9 +43,8 @@ def make_optimizer(params: Any, opt: dict[str, Any], lr: float) -> torch.optim.O
 
 def atomic_save(obj: Any, path: Path) -> None:
     """torch.save to a temporary file, then os.replace: a kill never leaves a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_open(path) as f:
+        torch.save(obj, f)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -13,7 +13,6 @@ Both are read by ``ganbench check`` / ``read_records``.
 from __future__ import annotations
 
 import json
-import os
 import time
 import warnings
 from pathlib import Path
@@ -39,15 +38,13 @@ def _parse_arch_opts(items: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _write_json(path: Path, rec: Any) -> None:
+    from ganbench.io import atomic_write_text
     from ganbench.records import append_record
 
     if path.suffix.lower() == ".jsonl":
         append_record(path, rec)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps([json.loads(rec.to_json())], indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps([json.loads(rec.to_json())], indent=1, sort_keys=True) + "\n")
 
 
 def _fmt(v: float | None) -> str:

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 
 from ganbench.cli.app import cli, parse_int_list
 from ganbench.config import RunConfig, parse_overrides

@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ganbench.io import cache_root  # noqa: F401  (re-exported)
 from ganbench.errors import DataNotFoundError, GanbenchError
 
 DOWNLOAD_TIMEOUT_S = 15.0  # short: a dead mirror should not hang a run
@@ -55,11 +56,6 @@ class Source:
     @property
     def env_var(self) -> str:
         return self.env or "GANBENCH_" + "".join(c if c.isalnum() else "_" for c in self.name.upper()) + "_DIR"
-
-
-def cache_root() -> Path:
-    """``$GANBENCH_CACHE`` or ``~/.cache/ganbench``: never inside the installed package."""
-    return Path(os.environ.get("GANBENCH_CACHE") or Path.home() / ".cache" / "ganbench").expanduser()
 
 
 def find_file(folder: Path, spec: str | tuple[str, ...]) -> Path | None:

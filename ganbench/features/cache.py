@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -15,15 +14,10 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
+from ganbench.io import atomic_open, cache_root  # noqa: F401  (cache_root re-exported)
 from ganbench.errors import GanbenchError
 
 _KEY_FIELD = "__ganbench_key__"  # stored inside each .npz to detect hash-prefix collisions
-
-
-def cache_root() -> Path:
-    """``$GANBENCH_CACHE`` or ``~/.cache/ganbench``; never inside the installed package."""
-    env = os.environ.get("GANBENCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "ganbench"
 
 
 def _canonical(v: Any, where: str) -> Any:
@@ -114,17 +108,8 @@ class FeatureCache:
         if any(k.startswith("__") for k in data) or any(v.dtype == object for v in data.values()):
             raise GanbenchError("feature arrays must be numeric, with names not starting with '__'")
         data[_KEY_FIELD] = np.array(json.dumps(_canonical(dict(key_parts), "key"), sort_keys=True))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path) as f:
+            np.savez(f, **data)
         return path
 
     def get_or_compute(self, key_parts: Mapping[str, Any],

@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -29,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbench.io import atomic_write_bytes
 from ganbench.errors import GanbenchError
 from ganbench.features.cache import cache_root
 from ganbench.registry import EXTRACTORS
@@ -119,20 +118,6 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _atomic_write(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _accuracy(net: DomainCNN, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
@@ -355,8 +340,8 @@ def _train_and_save(dataset: Any, base: str, settings: TrainSettings, path: Path
     info = {**want, "weights_sha256": hashlib.sha256(data).hexdigest(), "test_accuracy": acc,
             "n_test": int(len(dataset.test_x)), "train_seconds": round(seconds, 1), "torch": torch.__version__}
     # Weights first, sidecar second: a sidecar only ever describes a complete weights file.
-    _atomic_write(path, data)
-    _atomic_write(sidecar, (json.dumps(info, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(sidecar, (json.dumps(info, indent=1, sort_keys=True) + "\n").encode())
     return DomainClassifier(net, info, path, "trained")
 
 

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbench.io import atomic_write_bytes
 from ganbench.errors import DataNotFoundError, GanbenchError
 from ganbench.features.cache import cache_root
 from ganbench.registry import EXTRACTORS
@@ -348,22 +349,10 @@ def file_sha256(path: str | Path) -> str:
     db = db if isinstance(db, dict) else {}
     db[key] = {"stamp": stamp, "sha256": digest}
     try:  # best effort: a read-only cache only costs a re-hash next time
-        _atomic_write_bytes(db_path, json.dumps(db, indent=1, sort_keys=True).encode())
+        atomic_write_bytes(db_path, json.dumps(db, indent=1, sort_keys=True).encode())
     except OSError:
         pass
     return digest
-
-
-def _atomic_write_bytes(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def download_file(url: str, dest: str | Path, sha256: str, *, timeout: float | None = None,
