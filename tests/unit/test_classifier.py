@@ -3,7 +3,6 @@
 
 import hashlib
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -20,27 +19,7 @@ from ganbench.features.classifier import (
 FMNIST = Path("/usr/share/datasets/fashion-mnist")  # Debian dataset-fashion-mnist (`make test` installs it)
 
 
-def _session_cache(tmp_path_factory) -> str:
-    # The same folder conftest points GANBENCH_CACHE at for every test, so one training serves all.
-    return os.environ.get("GANBENCH_CACHE_FOR_TESTS") or str(tmp_path_factory.getbasetemp() / "cache")
-
-
-@pytest.fixture(scope="session")
-def fmnist(tmp_path_factory):
-    if not FMNIST.is_dir():
-        pytest.skip(f"{FMNIST} missing (apt-get install dataset-fashion-mnist)")
-    from ganbench.data.images import fashion_mnist
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GANBENCH_CACHE", _session_cache(tmp_path_factory))
-        return fashion_mnist()
-
-
-@pytest.fixture(scope="session")
-def clf(fmnist, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GANBENCH_CACHE", _session_cache(tmp_path_factory))
-        return get_classifier("fashion-mnist", dataset=fmnist, progress=False)
+# fmnist and clf: session fixtures in tests/conftest.py
 
 
 def test_accuracy_sidecar_and_identity(clf, fmnist):

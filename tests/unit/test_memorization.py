@@ -1,7 +1,6 @@
 """Memorisation checks: nearest neighbours, copy share, Meehan et al.'s C_T, the NN grid."""
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -122,21 +121,9 @@ def test_nn_grid_layout(tmp_path):
 # Real data: Fashion-MNIST, with the domain classifier's features for C_T
 
 
-def _session_cache(tmp_path_factory) -> str:
-    return os.environ.get("GANBENCH_CACHE_FOR_TESTS") or str(tmp_path_factory.getbasetemp() / "cache")
-
-
 @pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    if not FMNIST.is_dir():
-        pytest.skip(f"{FMNIST} missing (apt-get install dataset-fashion-mnist)")
-    from ganbench.data.images import fashion_mnist
-    from ganbench.features.classifier import get_classifier
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GANBENCH_CACHE", _session_cache(tmp_path_factory))
-        ds = fashion_mnist()
-        clf = get_classifier("fashion-mnist", dataset=ds, progress=False)
+def real(fmnist, clf):
+    ds = fmnist
     rng = np.random.default_rng(0)
     train = ds.train_x[np.sort(rng.choice(len(ds.train_x), 10_000, replace=False))]
     test, heldout = ds.test_x[:4000], ds.test_x[4000:5000]        # C_T reference / honest "samples"

@@ -1,7 +1,6 @@
 """Stacked-dataset mode counting over 1000 modes (REFERENCE.md section 4)."""
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,28 +12,7 @@ from ganbench.metrics.stacked import NUM_MODES, stacked_mode_metrics, stacked_mo
 FMNIST = Path("/usr/share/datasets/fashion-mnist")  # Debian dataset-fashion-mnist (`make test` installs it)
 
 
-def _session_cache(tmp_path_factory) -> str:
-    return os.environ.get("GANBENCH_CACHE_FOR_TESTS") or str(tmp_path_factory.getbasetemp() / "cache")
-
-
-@pytest.fixture(scope="session")
-def fmnist(tmp_path_factory):
-    if not FMNIST.is_dir():
-        pytest.skip(f"{FMNIST} missing (apt-get install dataset-fashion-mnist)")
-    from ganbench.data.images import fashion_mnist
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GANBENCH_CACHE", _session_cache(tmp_path_factory))
-        return fashion_mnist()
-
-
-@pytest.fixture(scope="session")
-def clf(fmnist, tmp_path_factory):
-    from ganbench.features.classifier import get_classifier
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GANBENCH_CACHE", _session_cache(tmp_path_factory))
-        return get_classifier("fashion-mnist", dataset=fmnist, progress=False)
+# fmnist and clf: session fixtures in tests/conftest.py
 
 
 class _PixelClassifier:
