@@ -19,6 +19,16 @@ def cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "ganbench"
 
 
+OFFLINE_ENV = "GANBENCH_OFFLINE"
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def offline() -> bool:
+    """True when ``$GANBENCH_OFFLINE`` forbids downloads: one rule for datasets and weights alike
+    (unset, 0, false, no and off mean online; anything else means offline)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in _FALSE
+
+
 @contextmanager
 def atomic_open(dest: str | os.PathLike, suffix: str = ".tmp") -> Iterator[BinaryIO]:
     """Open a temporary file beside ``dest`` for binary writing; on success it replaces ``dest``.

@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganbench.io import cache_root  # noqa: F401  (re-exported)
+from ganbench.io import OFFLINE_ENV, cache_root, offline  # noqa: F401  (cache_root re-exported)
 from ganbench.errors import DataNotFoundError, GanbenchError
 
 DOWNLOAD_TIMEOUT_S = 15.0  # short: a dead mirror should not hang a run
@@ -120,8 +120,8 @@ def resolve(src: Source, data_dir: str | os.PathLike | None = None) -> Path:
 
 def _download_all(src: Source, cache: Path) -> str | None:
     """Fetch every remote into ``cache``; None on success, else a short reason for the error."""
-    if os.environ.get("GANBENCH_OFFLINE", "") not in ("", "0"):
-        return "skipped (GANBENCH_OFFLINE=1)"
+    if offline():
+        return f"skipped ({OFFLINE_ENV}={os.environ.get(OFFLINE_ENV, '').strip()})"
     for r in src.remotes:
         dest = cache / r.filename
         if not dest.is_file():

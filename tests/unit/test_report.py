@@ -149,12 +149,18 @@ def test_sample_grid_tiles_and_enlarges(tmp_path):
         plots.sample_grid(np.zeros((2, 3, 8, 8), np.float32), tmp_path / "x.png")
 
 
-def test_find_run_images_skips_own_plots_and_lists_nn_grids_first(tmp_path):
-    (tmp_path / "a" / "seed0").mkdir(parents=True)
-    for name in ("a/seed0/zzz.png", "a/seed0/nn_grid.png", "mog_samples.png", "plots/curves_ring.png"):
+def test_run_images_are_only_those_of_the_records_given(tmp_path):
+    from ganbench.records import ResultRecord
+    from ganbench.report.write import find_run_images
+
+    for name in ("a/ring/seed0/nn_grid.png", "a/ring/seed0/zzz.png", "b/fashion-mnist/seed0/nn_grid.png",
+                 "mog_samples.png"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (4, 4)).save(tmp_path / name)
-    assert [lbl for lbl, _ in plots.find_run_images([tmp_path])] == ["a/seed0/nn_grid.png", "a/seed0/zzz.png"]
+    rec = ResultRecord(model="a", dataset="ring", seed=0, step=1, metrics={}, protocol={}, provenance={})
+    # b's grid sits under the same root but belongs to another run: it is not this report's figure.
+    assert [lbl for lbl, _ in find_run_images([rec], [tmp_path])] == ["a/ring/seed0/nn_grid.png"]
+    assert find_run_images([], [tmp_path]) == []
 
 
 # ---------------------------------------------------------------- whole report
