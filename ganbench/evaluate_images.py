@@ -69,7 +69,7 @@ def parse_image_metrics(spec: str | Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def build_extractor(name: str = "inception", *, mode: str = "legacy-tf", weights: str | Path | None = None,
+def build_extractor(name: str = "inception", *, mode: str | None = None, weights: str | Path | None = None,
                     device: torch.device | str | None = None, dataset: Dataset | str | None = None,
                     data_dir: str | None = None, **options: Any) -> Any:
     """The registered feature extractor ``name``, given only the options its factory accepts.
@@ -78,7 +78,9 @@ def build_extractor(name: str = "inception", *, mode: str = "legacy-tf", weights
     such as "domain" (a classifier trained on that dataset), whose factory takes a dataset name.
     """
     factory = EXTRACTORS.get(name)
-    kwargs = {"mode": mode, "weights": weights, "device": device, **options}
+    # None means "the extractor's own default" and is not passed on.
+    kwargs = {k: v for k, v in {"mode": mode, "weights": weights, "device": device, **options}.items()
+              if v is not None}
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
@@ -91,9 +93,12 @@ def build_extractor(name: str = "inception", *, mode: str = "legacy-tf", weights
         if "data_dir" in params:
             kwargs["data_dir"] = data_dir
     if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        dropped = {k for k, v in kwargs.items() if k not in params and v is not None}
+        dropped = {k for k in kwargs if k not in params}
         if "weights" in dropped:
             raise GanbenchError(f"feature extractor {name!r} takes no weights file (--inception-weights)")
+        if "mode" in dropped:  # silently dropping it would record a preprocessing that never ran
+            raise GanbenchError(f"feature extractor {name!r} has its own preprocessing; --mode {mode} "
+                                f"applies to inception only")
         kwargs = {k: v for k, v in kwargs.items() if k in params}
     ext = factory(**kwargs)
     if not getattr(ext, "name", None):
@@ -318,7 +323,7 @@ def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.
 
 
 def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = DEFAULT_METRICS,
-                    n: int | None = None, extractor: Any = "inception", mode: str = "legacy-tf", seed: int = 0,
+                    n: int | None = None, extractor: Any = "inception", mode: str | None = None, seed: int = 0,
                     *, n_real: int | None = None, split: str = "train", data_dir: str | None = None,
                     weights: str | Path | None = None, batch_size: int = 64, n_boot: int = DEFAULT_BOOTSTRAP,
                     ref_seed: int = REF_SEED, device: torch.device | str | None = None, progress: bool = True,
@@ -419,7 +424,7 @@ class ImageEvaluator:
     """
 
     def __init__(self, dataset: Dataset, n_gen: int, n_real: int, seed: int, *, extractor: Any = "inception",
-                 mode: str = "legacy-tf", weights: str | Path | None = None, metrics: Sequence[str] | None = None,
+                 mode: str | None = None, weights: str | Path | None = None, metrics: Sequence[str] | None = None,
                  n_boot: int = DEFAULT_BOOTSTRAP, batch_size: int = 64, device: torch.device | str | None = None,
                  progress: bool = False, split: str = "train", ref_seed: int = REF_SEED, cache: Any = True,
                  data_dir: str | None = None) -> None:

@@ -8,6 +8,11 @@ from ganbench import __version__
 from ganbench.errors import GanbenchError
 
 
+# Inception preprocessing modes, spelled here so that --help needs no torch import; a test keeps
+# this tuple equal to ganbench.features.inception.MODES, where each mode is defined.
+MODE_CHOICES = ("legacy-tf", "clean", "legacy-pytorch")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ganbench")
 def cli() -> None:

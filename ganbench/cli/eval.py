@@ -21,7 +21,7 @@ from typing import Any
 import click
 import numpy as np
 
-from ganbench.cli.app import cli
+from ganbench.cli.app import MODE_CHOICES, cli
 from ganbench.errors import GanbenchError
 
 DEFAULT_N_GENERATOR = 10_000  # Lucic et al. 2018 compare 10k vs 10k (REFERENCE.md section 2)
@@ -98,9 +98,9 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
                    "generated], the first N of a set [default: all].")
 @click.option("--split", default="train", show_default=True, type=click.Choice(["train", "test"]),
               help="Dataset split used as the reference.")
-@click.option("--mode", default="legacy-tf", show_default=True,
-              type=click.Choice(["legacy-tf", "clean", "legacy-pytorch"]),
-              help="Inception preprocessing: TF1 bilinear (standard) or clean-fid's PIL bicubic.")
+@click.option("--mode", default=None, type=click.Choice(MODE_CHOICES),
+              help="Inception preprocessing: TF1 bilinear (legacy-tf, the default), clean-fid's PIL bicubic "
+                   "(clean) or pytorch-fid's (legacy-pytorch). Inception only.")
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="Inception weights file (pt_inception-2015-12-05-6726825d.pth, which also gives IS).")
 @click.option("--features", "features", default="inception", show_default=True,
@@ -126,7 +126,7 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
 @click.option("--no-cache", is_flag=True, help="Do not read or write cached reference features.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: int | None, split: str, mode: str,
+def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: int | None, split: str, mode: str | None,
              inception_weights: str | None, features: str, batch_size: int, seed: int, n_boot: int,
              json_out: Path | None, arch: str | None, arch_opts: tuple[str, ...], z_dim: int | None,
              num_classes: int | None, shape: str | None, output_range: str, save_samples: Path | None,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ganbench.cli.app import cli, parse_int_list
+from ganbench.cli.app import MODE_CHOICES, cli, parse_int_list
 from ganbench.config import RunConfig, parse_overrides
 from ganbench.errors import GanbenchError
 from ganbench.registry import BUDGETS, DATASETS, MODELS
@@ -36,11 +36,9 @@ def _eval_options(features: str | None, mode: str | None, bootstrap: int | None,
     load_all()
     if features is not None and features != "auto":
         EXTRACTORS.get(features)  # unknown -> did-you-mean
-    if mode is not None:
-        from ganbench.features.inception import MODES
-
-        if mode not in MODES:
-            raise GanbenchError(f"unknown --mode {mode!r}; use one of {', '.join(MODES)}")
+    if mode is not None and features not in (None, "auto", "inception"):
+        raise GanbenchError(f"feature extractor {features!r} has its own preprocessing; --mode {mode} "
+                            f"applies to inception only")
     if bootstrap is not None and bootstrap < 0:
         raise GanbenchError(f"--bootstrap must be >= 0, got {bootstrap}")
     if weights is not None and not Path(weights).is_file():
@@ -70,7 +68,8 @@ def _eval_options(features: str | None, mode: str | None, bootstrap: int | None,
 @click.option("--features", default=None,
               help="Image feature extractor: inception | domain | auto [default: the budget's; auto = domain "
                    "for MNIST-family 28x28 data, else inception]. Domain FID is not Inception FID.")
-@click.option("--mode", default=None, help="Inception preprocessing: legacy-tf | clean [default: legacy-tf].")
+@click.option("--mode", default=None, type=click.Choice(MODE_CHOICES),
+              help="Inception preprocessing [default: legacy-tf]. Inception only.")
 @click.option("--bootstrap", type=int, default=None, help="Bootstrap resamples for the CIs (0: none) [default: 50].")
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="Inception weights file (FID Inception, TF-ported).")

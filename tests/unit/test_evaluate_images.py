@@ -239,8 +239,11 @@ def test_training_evaluator_conditional_samples_evenly(dataset):
 
 
 def test_dataset_bound_extractor_is_built_for_the_reference(dataset):
-    ext = ei.build_extractor("test-bound", mode="clean", dataset=dataset, data_dir="/data")
-    assert BOUND == {"dataset": "blobs", "data_dir": "/data"} and ext.mode == "legacy-tf"  # mode not passed
+    ext = ei.build_extractor("test-bound", dataset=dataset, data_dir="/data")
+    assert BOUND == {"dataset": "blobs", "data_dir": "/data"} and ext.mode == "legacy-tf"
+    # An option the factory does not take is an error (issue 10), not silently dropped.
+    with pytest.raises(GanbenchError, match="own preprocessing"):
+        ei.build_extractor("test-bound", mode="clean", dataset=dataset, data_dir="/data")
     ev = make_evaluator(dataset, Budget("smoke", 1, 4, 1, 10, 10, 1), seed=0, extractor="test-bound")
     assert BOUND["dataset"] == "blobs" and ev.protocol["extractor"].startswith("test-pixels")
     with pytest.raises(GanbenchError, match="registered dataset name"):
