@@ -24,8 +24,6 @@ BUDGETS.register("smoke", "seconds, for tests")
 BUDGETS.register("cpu", "minutes on 2 CPU cores")
 BUDGETS.register("paper", "the published budget (100k generator steps, REFERENCE.md section 3)")
 
-MODALITIES = ("vector", "image")
-
 
 @dataclass(frozen=True)
 class Budget:

@@ -38,7 +38,6 @@ from ganbench.registry import ARCHITECTURES
 
 OUTPUT_RANGES: dict[str, tuple[float, float]] = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
 ENTRY_POINT = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-SAMPLE_SUFFIXES = (".npz", ".npy", ".zip")
 SAFETENSORS_SUFFIXES = (".safetensors",)
 # Nested state dicts seen in the wild: {"generator": {...}} and friends.
 STATE_DICT_KEYS = ("generator", "g_ema", "G", "netG", "state_dict", "model", "gen")

@@ -13,8 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-Loss = Callable[..., Tensor]
-
 
 @dataclass(frozen=True)
 class Objective:

@@ -5,7 +5,7 @@ atomic checkpoints with every RNG state, and exact resume.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -66,7 +66,6 @@ class TrainResult:
     step: int
     wall_s: float
     finished: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Trainer:

@@ -10,7 +10,7 @@ import re
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -44,15 +44,6 @@ def array_fingerprint(a: np.ndarray) -> str:
     a = np.ascontiguousarray(a)
     h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
     h.update(memoryview(a).cast("B"))
-    return h.hexdigest()
-
-
-def files_fingerprint(paths: Iterable[str | os.PathLike]) -> str:
-    """Cheap identity of a file list: sorted names, sizes and mtimes (not contents)."""
-    h = hashlib.sha256()
-    for p in sorted(os.fspath(p) for p in paths):
-        st = os.stat(p)
-        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 

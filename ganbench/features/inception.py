@@ -283,14 +283,6 @@ def _fuse_structure(net: nn.Module) -> None:
             m.bn = nn.Identity()
 
 
-def fold_batchnorm(net: nn.Module) -> nn.Module:
-    """Fold every BasicConv2d's batch norm into its conv, in place (a faster plain conv net)."""
-    sd = fold_batchnorm_state_dict(net.state_dict())
-    _fuse_structure(net)
-    net.load_state_dict(sd, strict=True, assign=True)
-    return net.eval()
-
-
 def _basic_convs(net: nn.Module) -> list[tuple[str, BasicConv2d]]:
     # Module registration order equals the TF graph's conv order (checked by shape on load).
     return [(n, m) for n, m in net.named_modules() if isinstance(m, BasicConv2d)]

@@ -185,17 +185,6 @@ def column_label(metric: str, kind: str, arrow_style: str = "unicode") -> str:
     return f"{metric} {ARROWS[d]}"
 
 
-def wide_table(records: Iterable[ResultRecord], metrics: list[str] | None = None,
-               interval: str = "std") -> pd.DataFrame:
-    """Models as rows, (dataset, metric label) as columns, cells "mean ± std" over seeds."""
-    t = table_cells(list(records), metrics, interval)
-    if t.empty:
-        return pd.DataFrame()
-    wide = t.cells.copy()
-    wide.columns = pd.MultiIndex.from_tuples([(d, column_label(m, k)) for d, m, k in t.columns])
-    return wide
-
-
 def markdown_table(records: Iterable[ResultRecord], metrics: list[str] | None = None,
                    interval: str = "std") -> str:
     """GitHub markdown; the best value per column in bold."""
