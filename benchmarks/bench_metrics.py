@@ -60,7 +60,7 @@ def test_fid_pytorch_fid_sqrtm(benchmark, fid_stats):
 
 # -------------------------------------------------------------------------------------------- PRDC
 def _features(n: int) -> tuple[np.ndarray, np.ndarray]:
-    # Two independent draws of N(0, I): REFERENCE.md section 2 lists prdc's figures for this case
+    # Two independent draws of N(0, I): docs/reference.md section 2 lists prdc's figures for this case
     # at 10k (P 0.448 R 0.464 D 0.937 C 0.963), a check on the numbers as well as the speed.
     rng = np.random.default_rng(n)
     return rng.standard_normal((n, D), dtype=np.float32), rng.standard_normal((n, D), dtype=np.float32)

@@ -1,6 +1,6 @@
 """Training-step speed: ganbench's Trainer.train_step against a plain PyTorch loop.
 
-One 32x32 DCGAN step at batch 64 (REFERENCE.md section 3 nets), the same networks (copies of the
+One 32x32 DCGAN step at batch 64 (docs/reference.md section 3 nets), the same networks (copies of the
 trainer's, so both start from identical weights) and the same data. The plain loop is the minimal
 hand-written version of the same algorithm: a D step on a real batch and G(z) under no_grad, BCE
 with logits, then a G step on fresh z (Goodfellow et al. 2014, Algorithm 1). A second plain variant

@@ -3,7 +3,7 @@
 A recipe (ganbench/baselines/<model>.toml) names an objective, an architecture per data modality,
 an optimiser, n_dis and budgets. ``_defaults.toml`` holds what most recipes share, so a recipe only
 says what makes it that baseline. Budgets count generator steps; the discriminator takes n_dis
-steps per generator step (REFERENCE.md section 3).
+steps per generator step (docs/reference.md section 3).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ganbench.registry import BUDGETS, MODELS
 
 BUDGETS.register("smoke", "seconds, for tests")
 BUDGETS.register("cpu", "minutes on 2 CPU cores")
-BUDGETS.register("paper", "the published budget (100k generator steps, REFERENCE.md section 3)")
+BUDGETS.register("paper", "the published budget (100k generator steps, docs/reference.md section 3)")
 
 
 @dataclass(frozen=True)

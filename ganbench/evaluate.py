@@ -20,7 +20,7 @@ from ganbench.metrics.modes import mode_metrics, mode_protocol
 
 @dataclass
 class VectorEvaluator:
-    """Mode coverage of a generator on a mixture of Gaussians (REFERENCE.md section 4)."""
+    """Mode coverage of a generator on a mixture of Gaussians (docs/reference.md section 4)."""
 
     dataset: MixtureOfGaussians
     n_gen: int

@@ -9,7 +9,7 @@ Two users:
 Reference features of datasets are cached on disk (FeatureCache, keyed by dataset identity, split,
 n, subset seed and the extractor's name, weights and mode); generated sets never are.
 Every score travels with its protocol: sample counts, split, extractor, preprocessing, k, KID
-subsets, IS splits, bootstrap size (REFERENCE.md section 6: unstored protocols make numbers
+subsets, IS splits, bootstrap size (docs/reference.md section 6: unstored protocols make numbers
 irreproducible).
 """
 
@@ -43,7 +43,7 @@ CI_METRICS = {"fid": ("fid",), "pr": ("precision", "recall"), "dc": ("density", 
 CLASS_SAMPLING = "even: sample i gets label i mod num_classes (ganbench.generators.class_labels)"
 # At most this many final samples are kept by ImageEvaluator.samples (the suite saves them for plots).
 SAVE_SAMPLES = 1024
-# Stacked datasets: 1000-mode coverage is added to every evaluation (REFERENCE.md section 4).
+# Stacked datasets: 1000-mode coverage is added to every evaluation (docs/reference.md section 4).
 STACKED = ("stacked-mnist", "stacked-fashion-mnist")
 # Memorisation at the end of a run compares the final samples with at most this many training
 # images (seeded subset, REF_SEED): NN search and k-means stay seconds on CPU; copies of images
@@ -500,7 +500,7 @@ class ImageEvaluator:
 
     def memorization(self, g: Generator, grid_path: str | Path | None = None,
                      n_train: int = MEMO_N_TRAIN) -> tuple[dict[str, float], dict[str, Any]]:
-        """Memorisation of the final generator (REFERENCE.md section 5): copy share and NN distances
+        """Memorisation of the final generator (docs/reference.md section 5): copy share and NN distances
         against a train subset, C_T against the test split, in pixel space and, when the run's
         extractor is the cheap domain CNN, in its feature space (Inception features are skipped
         here for cost). Writes ``grid_path`` (nearest training images). Returns (metrics, protocol).

@@ -1,7 +1,7 @@
 """GAN objectives as a dict of small functions, plus penalties.
 
 Each objective maps discriminator outputs to (d_loss, g_loss) terms; the trainer owns the loop
-(DESIGN.md convention 7). Outputs are raw (pre-sigmoid) scores of shape [B].
+(docs/design.md convention 7). Outputs are raw (pre-sigmoid) scores of shape [B].
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ OBJECTIVES: dict[str, Objective] = {
     "ns": Objective(_bce_d, lambda fake: F.softplus(-fake).mean()),
     # The minimax objective: G minimises log(1 - D(G(z))) = -softplus(fake).
     "mm": Objective(_bce_d, lambda fake: -F.softplus(fake).mean()),
-    # Mao et al. 2017 with a=0, b=1, c=1 (REFERENCE.md section 3); 1/2 factors as in the paper.
+    # Mao et al. 2017 with a=0, b=1, c=1 (docs/reference.md section 3); 1/2 factors as in the paper.
     "ls": Objective(lambda real, fake: 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake ** 2).mean(),
                     lambda fake: 0.5 * ((fake - 1) ** 2).mean()),
     # Arjovsky et al. 2017: the critic maximises E[D(x)] - E[D(G(z))].

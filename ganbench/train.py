@@ -69,7 +69,7 @@ class TrainResult:
 
 
 class Trainer:
-    """Owns the loop and the budget; the objective owns the loss terms (DESIGN.md convention 7)."""
+    """Owns the loop and the budget; the objective owns the loss terms (docs/design.md convention 7)."""
 
     def __init__(self, cfg: RunConfig, dataset: Dataset | None = None, recipe: Recipe | None = None) -> None:
         self.cfg = cfg

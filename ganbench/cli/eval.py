@@ -24,7 +24,7 @@ import numpy as np
 from ganbench.cli.app import MODE_CHOICES, cli
 from ganbench.errors import GanbenchError
 
-DEFAULT_N_GENERATOR = 10_000  # Lucic et al. 2018 compare 10k vs 10k (REFERENCE.md section 2)
+DEFAULT_N_GENERATOR = 10_000  # Lucic et al. 2018 compare 10k vs 10k (docs/reference.md section 2)
 
 
 def _parse_arch_opts(items: tuple[str, ...]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The dataset interface every loader returns.
 
 Two modalities travel through ganbench: vectors (float32, for the mixtures of Gaussians) and
-images (uint8 NCHW, DESIGN.md convention 8). A dataset gives training batches in model space
+images (uint8 NCHW, docs/design.md convention 8). A dataset gives training batches in model space
 (floats; images scaled to [-1, 1]) and reference samples in raw form for evaluation.
 """
 

@@ -1,6 +1,6 @@
 """Image datasets (CIFAR-10, MNIST, Fashion-MNIST, Stacked MNIST, digits) and image-set loaders.
 
-Every dataset is an ``ImageDataset`` of uint8 NCHW arrays (DESIGN.md convention 8). Files are found
+Every dataset is an ``ImageDataset`` of uint8 NCHW arrays (docs/design.md convention 8). Files are found
 by ``ganbench.data.sources.resolve``. The plain loaders ``load_images`` / ``load_image_folder`` /
 ``load_image_array`` / ``load_image_zip`` also read generated sample sets for ``ganbench eval``.
 

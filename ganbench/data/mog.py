@@ -1,4 +1,4 @@
-"""Mixtures of Gaussians: the field's standard mode-collapse test (REFERENCE.md section 4).
+"""Mixtures of Gaussians: the field's standard mode-collapse test (docs/reference.md section 4).
 
 Each dataset knows its mode centres and sigma, so the mode metrics need nothing else, and the
 index of the mixture component is the label (for conditional models).
@@ -51,7 +51,7 @@ class MixtureOfGaussians(Dataset):
 
 
 def ring_centers(k: int = 8, radius: float = 1.0) -> np.ndarray:
-    # i = 0..k-1 with the endpoint excluded: linspace(0, 2pi, 8) would duplicate a mode (REFERENCE.md 4).
+    # i = 0..k-1 with the endpoint excluded: linspace(0, 2pi, 8) would duplicate a mode (docs/reference.md section 4).
     angles = 2 * math.pi * np.arange(k) / k
     return np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
 

@@ -1,6 +1,6 @@
 """The one resolver for files ganbench needs but does not ship (datasets now, weights later).
 
-Lookup order (DESIGN.md, "Environment facts"): explicit path argument (``--data-dir``) >
+Lookup order (docs/design.md, "Where data and weights come from"): explicit path argument (``--data-dir``) >
 ``$GANBENCH_<NAME>_DIR`` > ``$GANBENCH_DATA_DIR`` > cache (``$GANBENCH_CACHE`` or
 ``~/.cache/ganbench``)/<kind>/<name> > known local locations > download into that cache
 (checksum verified, skipped when ``GANBENCH_OFFLINE=1``) > a one-line ``DataNotFoundError`` that

@@ -1,5 +1,5 @@
 """Feature cache for reference sets: a readable prefix plus a hash of everything that changes
-the numbers, stored as .npz under ``$GANBENCH_CACHE/features`` (DESIGN.md convention 3)."""
+the numbers, stored as .npz under ``$GANBENCH_CACHE/features`` (docs/design.md convention 3)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A small domain CNN for 1x28x28 data (MNIST, Fashion-MNIST): trained once per dataset, cached.
 
-Used for Stacked-MNIST mode counting (REFERENCE.md section 4: each channel classified by a
+Used for Stacked-MNIST mode counting (docs/reference.md section 4: each channel classified by a
 pretrained classifier) and as the ``domain`` feature extractor, a fast FID/precision/recall for
 28x28 data. Its numbers are on a different scale from Inception FID and are never comparable
 with it; the extractor name (``domain-cnn[<dataset>:<weights sha8>]``) says so in every record.

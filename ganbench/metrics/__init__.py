@@ -1,7 +1,7 @@
 """Metric math over features, registered in ``ganbench.registry.METRICS``.
 
 Every entry is a MetricSpec: which extractor outputs it needs, which of its outputs are better
-when higher, its default parameters (recorded with every score as protocol, DESIGN.md
+when higher, its default parameters (recorded with every score as protocol, docs/design.md
 convention 2) and ``compute(real, fake, **params) -> {output: value}``. Only this package's own
 modules are imported here; modes and memorisation register themselves from their own modules.
 """
@@ -57,7 +57,7 @@ def _dc(real, fake, **kw) -> dict[str, float]:
     return prdc.density_coverage(real, fake, **kw)
 
 
-# Defaults: torch-fidelity's for KID and IS (REFERENCE.md section 1); k=3 for precision/recall
+# Defaults: torch-fidelity's for KID and IS (docs/reference.md section 1); k=3 for precision/recall
 # (Kynkäänniemi et al. 2019) and k=5 for density/coverage (Naeem et al. 2020, prdc README).
 _SPECS = (
     MetricSpec("fid", ("pool3",), {"fid": False}, _fid,

@@ -1,7 +1,7 @@
 """Fréchet Inception Distance over features: features -> (mu, sigma) -> distance.
 
 The matrix square root never goes through scipy.linalg.sqrtm: it fails or returns imaginary parts
-when there are fewer samples than dimensions and is slow (REFERENCE.md section 6). Instead
+when there are fewer samples than dimensions and is slow (docs/reference.md section 6). Instead
 tr sqrt(S1 S2) = tr sqrt(sqrt(S1) S2 sqrt(S1)), whose argument is symmetric positive semi-definite,
 so two symmetric eigen-decompositions (eigh, eigvalsh) give it exactly and stably.
 

@@ -1,6 +1,6 @@
 """Inception Score from classifier logits: exp(E_x KL(p(y|x) || p(y))) per split, mean and std.
 
-Reproduces torch-fidelity's ``isc_features_to_metric`` (REFERENCE.md section 1: softmax over the
+Reproduces torch-fidelity's ``isc_features_to_metric`` (docs/reference.md section 1: softmax over the
 1008 logits computed WITHOUT the output bias, 10 splits, shuffled with a fixed seed, seed 2020 in
 torch-fidelity's published CIFAR-10 value, section 2): the shuffle is the legacy
 ``np.random.RandomState(seed).permutation(N)`` on purpose, so that the same logits give the same

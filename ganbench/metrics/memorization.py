@@ -1,4 +1,4 @@
-"""Memorisation checks (REFERENCE.md section 5): nearest training images, copy share, Meehan C_T.
+"""Memorisation checks (docs/reference.md section 5): nearest training images, copy share, Meehan C_T.
 
 - ``nearest_neighbours``: each query's k nearest training rows (pixels flattened, or features),
   blocked so memory stays O(block x train) and never N x N.
@@ -31,7 +31,7 @@ from ganbench.errors import GanbenchError
 
 COPY_QUANTILE = 0.01
 N_SELF = 2000          # training points whose own NN distance sets the copy threshold
-K_CELLS = 50           # Meehan et al.'s MNIST setting (k = 50 on a 64-d latent), REFERENCE.md section 5
+K_CELLS = 50           # Meehan et al.'s MNIST setting (k = 50 on a 64-d latent), docs/reference.md section 5
 MIN_GEN_PER_CELL = 20  # tau = 20/m: a cell counts when it holds more than 20 generated samples
 _QUERY_BLOCK = 1024
 _TRAIN_CHUNK = 16384
@@ -162,12 +162,12 @@ class CTResult:
 
 
 def mann_whitney_z(gen_dist: np.ndarray, test_dist: np.ndarray) -> float:
-    """Z-scored Mann-Whitney U of generated vs test distances (REFERENCE.md section 5).
+    """Z-scored Mann-Whitney U of generated vs test distances (docs/reference.md section 5).
 
     U counts pairs (generated, test) with the generated distance larger (ties 1/2); mean nm/2,
     std sqrt(nm(n+m+1)/12). Negative: generated samples are closer to the training set.
-    (Meehan et al.'s code also subtracts a 0.5 continuity correction from the mean; REFERENCE.md
-    does not, and the difference is 0.5/std.)
+    (Meehan et al.'s code also subtracts a 0.5 continuity correction from the mean
+    (docs/reference.md section 9); this does not, and the difference is 0.5/std.)
     """
     from scipy.stats import rankdata
 

@@ -1,4 +1,4 @@
-"""Mode coverage on mixtures of Gaussians (REFERENCE.md section 4) and KL to uniform.
+"""Mode coverage on mixtures of Gaussians (docs/reference.md section 4) and KL to uniform.
 
 A sample is high quality (HQ) when it lies within the HQ radius of its nearest mode centre; a mode
 is covered when at least one HQ sample is nearest to it; the reverse KL compares the histogram of

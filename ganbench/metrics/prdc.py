@@ -2,7 +2,7 @@
 
 Numbers equal prdc 0.2's ``compute_prdc`` with the same k; the difference is memory. prdc builds
 full N x N distance matrices (plus an N x N int64 argpartition index), 1.6 GB at 10k and tens of
-GB at 50k (REFERENCE.md section 6); here distances are computed one block of rows at a time, so
+GB at 50k (docs/reference.md section 6); here distances are computed one block of rows at a time, so
 peak memory is O(block x N), and the real-fake distances are computed once for all four metrics.
 
 prdc's semantics, kept on purpose so that the numbers agree:
@@ -102,7 +102,7 @@ def _ball_stats(dist: np.ndarray, centre_radii: np.ndarray) -> tuple[np.ndarray,
 
 def _fraction_inside(counts: np.ndarray) -> float:
     """Share of queries inside at least one ball: precision (fake in real balls) and recall
-    (real in fake balls) are this same quantity with the roles swapped (DESIGN.md convention 6)."""
+    (real in fake balls) are this same quantity with the roles swapped (docs/design.md convention 6)."""
     return float(np.mean(counts > 0))
 
 

@@ -1,4 +1,4 @@
-"""Mode coverage on stacked datasets: 1000 modes (REFERENCE.md section 4, "Stacked MNIST").
+"""Mode coverage on stacked datasets: 1000 modes (docs/reference.md section 4, "Stacked MNIST").
 
 Each channel of a [N, 3, 28, 28] sample is classified separately by the domain classifier of the
 base dataset (``ganbench.features.classifier``); the mode is 100*d_R + 10*d_G + d_B. Reported:

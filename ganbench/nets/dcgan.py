@@ -31,7 +31,7 @@ PLANS: dict[int, Plan] = {
     8: Plan(4, (2, 1), "same"),
     # After WGAN-GP's gan_mnist.py (DIM 64): 7x7x2DIM -> 14x14xDIM -> 28x28xC.
     28: Plan(7, (2, 1), "up"),
-    # REFERENCE.md section 3: z -> 4x4x512 -> 256 -> 128 -> 64 (k4 s2), then a 3x3 conv to C
+    # docs/reference.md section 3: z -> 4x4x512 -> 256 -> 128 -> 64 (k4 s2), then a 3x3 conv to C
     # (the CNN of the SNGAN paper and StudioGAN's DCGAN for CIFAR-10).
     32: Plan(4, (8, 4, 2, 1), "same"),
     # pytorch/examples dcgan: 4x4x512 -> 8 -> 16 -> 32x32x64 -> 64x64xC.

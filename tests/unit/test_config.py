@@ -17,7 +17,7 @@ def test_canonical_wgan_recipe():
     r = load_recipe("wgan")
     assert r.optimizer["name"] == "rmsprop" and r.optimizer["lr_d"] == 5e-5
     assert r.penalty == {"clip": 0.01}
-    # 100 critic steps for the first 25 generator steps and every 500th (REFERENCE.md section 3)
+    # 100 critic steps for the first 25 generator steps and every 500th (docs/reference.md section 3)
     assert [r.n_dis_at(s) for s in (0, 24, 25, 499, 500, 501)] == [100, 100, 5, 5, 100, 5]
 
 

@@ -119,7 +119,7 @@ def test_architecture_and_state_dict_equal_pytorch_fid(tmp_path, monkeypatch):
         ref_pool = theirs(x)
         out = ours.net(x.contiguous(memory_format=torch.channels_last))
     assert (out["pool3"] - ref_pool).abs().max().item() < TOL
-    # Inception Score logits: pool3 @ W^T without the bias (REFERENCE.md section 1).
+    # Inception Score logits: pool3 @ W^T without the bias (docs/reference.md section 1).
     ref_logits = ref_pool @ sd["fc.weight"].t()
     assert out["logits"].shape == (2, 1008)
     assert (out["logits"] - ref_logits).abs().max().item() < 1e-3

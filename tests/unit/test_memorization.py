@@ -82,7 +82,7 @@ def test_ct_signs_on_gaussians():
     assert abs(null.ct) < 2 and null.cells_used >= 8
     assert ct_test(train, test, copies, k_cells=10).ct < -10
     assert ct_test(train, test, spread, k_cells=10).ct > 2
-    # Weighted by test share over the cells used (REFERENCE.md section 5).
+    # Weighted by test share over the cells used (docs/reference.md section 5).
     w = null.test_share[null.used]
     assert null.ct == pytest.approx(float(np.dot(w, null.z[null.used]) / w.sum()))
     assert np.all(null.gen_share[null.used] > 20 / 2000)

@@ -8,7 +8,7 @@ from ganbench.errors import GanbenchError
 from ganbench.metrics import fid as F
 
 D = 128
-# The peers call scipy.linalg.sqrtm(disp=False), deprecated in SciPy 1.17 (REFERENCE.md section 6).
+# The peers call scipy.linalg.sqrtm(disp=False), deprecated in SciPy 1.17 (docs/reference.md section 6).
 pytestmark = pytest.mark.filterwarnings("ignore:The `disp` argument:DeprecationWarning")
 
 
@@ -62,7 +62,7 @@ def test_self_distance_is_zero_and_symmetric(feats):
 
 def test_fewer_samples_than_dims(feats):
     a, b = feats
-    a, b = a[:50], b[:40]  # rank-deficient covariances, where sqrtm fails (REFERENCE.md section 6)
+    a, b = a[:50], b[:40]  # rank-deficient covariances, where sqrtm fails (docs/reference.md section 6)
     ours = F.fid_from_features(a, b)
     assert np.isfinite(ours) and ours >= 0
     # Independent route: tr sqrt(S1 S2) from the eigenvalues of the (non-symmetric) product.

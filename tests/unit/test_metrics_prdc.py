@@ -1,5 +1,5 @@
 """Precision/recall/density/coverage: equal to prdc 0.2's compute_prdc, blocking-independent,
-and the collapsed-generator scenario (DESIGN.md convention 11)."""
+and the collapsed-generator scenario (docs/design.md convention 11)."""
 
 import numpy as np
 import pytest
@@ -72,7 +72,7 @@ def test_collapsed_generator_high_precision_low_recall(feats, peer):
 
 
 def test_coincident_points_give_zero_like_prdc(peer):
-    # prdc issue 7 (REFERENCE.md section 6): all points equal -> radii 0 -> nothing strictly inside.
+    # prdc issue 7 (docs/reference.md section 6): all points equal -> radii 0 -> nothing strictly inside.
     x = np.ones((50, 8), dtype=np.float32)
     out = P.prdc(x, x.copy(), 5)
     assert out == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}

@@ -14,7 +14,7 @@ def test_ring_has_8_distinct_modes_on_the_circle():
     c = ring_centers(8, 1.0)
     assert c.shape == (8, 2)
     np.testing.assert_allclose(np.linalg.norm(c, axis=1), 1.0, atol=1e-12)
-    # Endpoint excluded: no duplicated mode (REFERENCE.md section 4).
+    # Endpoint excluded: no duplicated mode (docs/reference.md section 4).
     d = np.linalg.norm(c[:, None] - c[None], axis=-1) + np.eye(8)
     assert d.min() > 0.7
 

@@ -43,7 +43,7 @@ def test_shapes_and_range(arch, shape):
 
 
 def test_dcgan_32_follows_reference_plan():
-    # REFERENCE.md section 3: z -> 4x4x512 -> 256 -> 128 -> 64 (k4 s2) with width 64.
+    # docs/reference.md section 3: z -> 4x4x512 -> 256 -> 128 -> 64 (k4 s2) with width 64.
     g, d = build_networks(_arch(DCGAN, width=64, z_dim=100), (3, 32, 32))
     convs = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
     assert [c.out_channels for c in convs] == [512, 256, 128, 64]

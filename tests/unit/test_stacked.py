@@ -1,4 +1,4 @@
-"""Stacked-dataset mode counting over 1000 modes (REFERENCE.md section 4)."""
+"""Stacked-dataset mode counting over 1000 modes (docs/reference.md section 4)."""
 
 import math
 from pathlib import Path

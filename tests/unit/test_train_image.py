@@ -104,7 +104,7 @@ def test_image_budgets(model):
     smoke, cpu, paper = (r.budget(b, "image") for b in ("smoke", "cpu", "paper"))
     assert smoke.steps <= 10 and smoke.n_eval <= 64 and smoke.batch_size <= 16
     assert cpu.steps <= 1000 and cpu.n_eval <= 2000
-    # REFERENCE.md section 3: 100k generator steps; 50k samples as the registries report.
+    # docs/reference.md section 3: 100k generator steps; 50k samples as the registries report.
     assert paper.steps == 100_000 and paper.n_eval == 50_000 and paper.batch_size == 64
     assert paper.eval_steps()[-1] == 100_000
 
