@@ -1,21 +1,30 @@
-# `make run` and `make test` do all the set-up: they create .venv when missing, install ganbench
-# with everything the tests need (peers included), and the Debian packages the tests use.
+# `make run` and `make test` do all the set-up: they create .venv when missing and install ganbench.
+# `make run` installs the runtime dependencies only; `make test` adds the `test` extra (pytest and the
+# peer FID libraries the agreement tests compare against) and the Debian packages the tests use.
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# One stamp per installed set, so `make run` never pulls the test extra and `make test` adds it once.
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
 # Debian packages: real Fashion-MNIST for the image tests, Chromium to screenshot the HTML report.
 APT_PKGS := dataset-fashion-mnist chromium
 
 .PHONY: run test bench install system-deps clean
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(STAMP_TEST): pyproject.toml $(STAMP_RUN)
 	$(PY) -m pip install -q -e ".[test]"
 	@touch $@
 
-install: $(STAMP)
+install: $(STAMP_RUN)
 
 system-deps:
 	@missing=""; \
@@ -27,13 +36,13 @@ system-deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
 
-run: $(STAMP)
+run: $(STAMP_RUN)
 	$(VENV)/bin/ganbench run
 
-test: $(STAMP) system-deps
+test: $(STAMP_TEST) system-deps
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP_TEST)
 	$(PY) -m pytest benchmarks -o python_files='bench_*.py' --benchmark-only
 
 clean:

@@ -20,9 +20,27 @@ from typing import Any
 from ganbench.errors import GanbenchError
 from ganbench.registry import BUDGETS, MODELS
 
-BUDGETS.register("smoke", "seconds, for tests")
-BUDGETS.register("cpu", "minutes on 2 CPU cores")
-BUDGETS.register("paper", "the published budget (100k generator steps, docs/reference.md section 3)")
+
+
+@dataclass(frozen=True)
+class BudgetInfo:
+    """What a budget is for and how long one run takes, evaluation included (shown by ``ganbench list``)."""
+
+    purpose: str
+    cpu_time: str  # measured per run on 2 CPU cores, evaluation included (docs/budgets.md)
+    gpu_time: str = "not measured yet"
+
+
+BUDGET_INFO = {
+    "smoke": BudgetInfo("check that everything runs (tests, CI); numbers mean nothing",
+                        "vector about 5 s, image about 30 s CPU time"),
+    "cpu": BudgetInfo("a first signal on a laptop: mixtures reach their modes, images take shape",
+                      "vector about 1 min, image (28x28) about 5-10 min"),
+    "paper": BudgetInfo("the published budget: 100k generator steps, 50k samples (docs/reference.md section 3)",
+                        "days for images (a GPU job); vector about 1 h"),
+}
+for _name, _info in BUDGET_INFO.items():
+    BUDGETS.register(_name, _info, help=_info.purpose)
 
 
 @dataclass(frozen=True)
@@ -146,10 +164,29 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _recipe_paths() -> list[Path]:
+    return [p for p in sorted(_recipe_dir().glob("*.toml")) if not p.name.startswith("_")]
+
+
+def recipe_descriptions() -> dict[str, str]:
+    return {p.stem: _read_toml(p).get("description", "") for p in _recipe_paths()}
+
+
+def default_budget_steps(name: str) -> str:
+    """"vector 200 steps, image 2-10 steps": generator steps over every recipe, per modality."""
+    defaults = _read_toml(_recipe_dir() / "_defaults.toml")
+    budgets = [_deep_merge(defaults, _read_toml(p)).get("budgets", {}) for p in _recipe_paths()]
+    parts = []
+    for modality in MODALITIES:
+        steps = sorted({b.get(modality, {}).get(name, {}).get("steps", 0) for b in budgets} - {0})
+        if steps:
+            span = str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
+            parts.append(f"{modality} {span} steps")
+    return ", ".join(parts)
+
+
 def _register_models() -> None:
-    for path in sorted(_recipe_dir().glob("*.toml")):
-        if path.name.startswith("_"):
-            continue
+    for path in _recipe_paths():
         desc = _read_toml(path).get("description", "")
         MODELS.register(path.stem, str(path), help=desc)
 

@@ -84,7 +84,8 @@ ARCHITECTURES: Registry[Callable[..., Any]] = Registry("architecture")
 # inside one that exists is a real bug, so it propagates.
 _MODULES = (
     "ganbench.config",
-    "ganbench.data",
+    "ganbench.data.mog",
+    "ganbench.data.images",
     "ganbench.nets",
     "ganbench.metrics",
     "ganbench.features",

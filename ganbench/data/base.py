@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from ganbench.errors import GanbenchError
+
+if TYPE_CHECKING:  # torch is imported where used, so `ganbench data` can locate files without it
+    import torch
 
 
 class Dataset(ABC):
@@ -48,6 +50,8 @@ def to_model_space(images_uint8: torch.Tensor) -> torch.Tensor:
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Generator output in [-1, 1] -> uint8 [0, 255], rounding like torchvision's save_image."""
+    import torch
+
     return images.detach().add(1.0).mul(127.5).add_(0.5).clamp_(0, 255).to(torch.uint8)
 
 
@@ -73,6 +77,8 @@ class ImageDataset(Dataset):
         if len(x) == 0:
             raise GanbenchError(f"dataset {self.name!r} has no images")
         self.shape = tuple(x.shape[1:])
+        import torch
+
         self._train_t = torch.from_numpy(np.ascontiguousarray(x))
         self._train_y_t = None if self.train_y is None else torch.from_numpy(np.asarray(self.train_y, np.int64))
 
@@ -87,6 +93,8 @@ class ImageDataset(Dataset):
         return self._identity
 
     def train_batch(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        import torch
+
         idx = torch.randint(len(self._train_t), (n,), generator=gen)
         y = None if self._train_y_t is None else self._train_y_t[idx]
         return to_model_space(self._train_t[idx]), y

@@ -78,6 +78,7 @@ FASHION_MNIST = _idx_source(
     ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
      "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
     local=("/usr/share/datasets/fashion-mnist",))  # Debian package dataset-fashion-mnist
+SOURCES = {s.name: s for s in (CIFAR10, MNIST, FASHION_MNIST)}  # for `ganbench data`'s status
 
 # --------------------------------------------------------------------------------------------
 # CIFAR-10 python batches: pickles, read with an allow-list so a hostile file cannot run code.

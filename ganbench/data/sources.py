@@ -83,8 +83,8 @@ def _search(src: Source, base: Path) -> tuple[Path | None, str]:
     return None, note
 
 
-def resolve(src: Source, data_dir: str | os.PathLike | None = None) -> Path:
-    """The folder that holds all of ``src.files``; downloads into the cache when allowed."""
+def locate(src: Source, data_dir: str | os.PathLike | None = None) -> tuple[Path | None, list[str]]:
+    """The folder holding every file of ``src`` among the local candidates (no download), and what was tried."""
     tried: list[str] = []
     candidates: list[tuple[str, str | None]] = [
         ("--data-dir", None if data_dir is None else str(data_dir)),
@@ -97,14 +97,22 @@ def resolve(src: Source, data_dir: str | os.PathLike | None = None) -> Path:
             continue
         found, note = _search(src, Path(value).expanduser())
         if found:
-            return found
+            return found, tried
         tried.append(f"{label} {value}{note}")
-    cache = cache_root() / src.kind / src.name
-    for base in (cache, *map(Path, src.local)):
+    for base in (cache_root() / src.kind / src.name, *map(Path, src.local)):
         found, note = _search(src, base)
         if found:
-            return found
+            return found, tried
         tried.append(f"{base}{note}")
+    return None, tried
+
+
+def resolve(src: Source, data_dir: str | os.PathLike | None = None) -> Path:
+    """The folder that holds all of ``src.files``; downloads into the cache when allowed."""
+    found, tried = locate(src, data_dir)
+    if found:
+        return found
+    cache = cache_root() / src.kind / src.name
     if src.remotes:
         reason = _download_all(src, cache)
         if reason is None:
