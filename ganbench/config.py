@@ -57,6 +57,10 @@ class Budget:
     # Image feature extractor: "inception", "domain" (28x28 domain CNN; its FID is not Inception
     # FID, the extractor name in every record says which) or "auto" (domain where it applies).
     features: str = "inception"
+    n_boot: int = 50  # bootstrap resamples for the image metrics' intervals (0: no intervals)
+    # Training images the end-of-run memorisation check compares against (0: skipped, and the
+    # record says so). Small at the smoke budget, where the check only shows that it runs.
+    memo_n_train: int = 10_000
 
     def eval_steps(self) -> list[int]:
         steps = list(range(self.eval_every, self.steps + 1, self.eval_every)) if self.eval_every > 0 else []

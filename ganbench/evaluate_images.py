@@ -564,6 +564,7 @@ def make_image_evaluator(dataset: Dataset, budget: Budget, seed: int, **options:
     batch_size, device, progress, split, cache, data_dir. None values mean "the default".
     """
     options = {k: v for k, v in options.items() if v is not None}
+    options.setdefault("n_boot", getattr(budget, "n_boot", DEFAULT_BOOTSTRAP))
     ext = options.pop("extractor", None) or options.pop("features", None) or getattr(budget, "features", None)
     options.pop("features", None)
     if ext is None or isinstance(ext, str):

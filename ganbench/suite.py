@@ -67,7 +67,7 @@ def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
             np.savez_compressed(result.run_dir / SAMPLES, samples=x)
         if hasattr(evaluator, "memorization") and result.finished:
             t1 = time.perf_counter()
-            metrics, proto = evaluator.memorization(result.generator, result.run_dir / NN_GRID)
+            metrics, proto = _memorization(evaluator, result, trainer.budget)
             rec = trainer.make_record(trainer.step, metrics, proto, time.perf_counter() - t1, {})
             append_record(result.run_dir / RECORDS, rec)
         recs = [r.__dict__ for r in read_records([result.run_dir / RECORDS])]
@@ -77,6 +77,14 @@ def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
     except Exception as e:  # a bug in one run must not lose the others; keep the traceback
         tb = traceback.format_exc(limit=6)
         return RunOutcome(cfg, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}")
+
+
+def _memorization(evaluator: Any, result: Any, budget: Any) -> tuple[dict[str, float], dict[str, Any]]:
+    """The end-of-run memorisation check on ``budget.memo_n_train`` training images (0: skipped, recorded)."""
+    n_train = int(getattr(budget, "memo_n_train", 10_000))
+    if n_train <= 0:
+        return {}, {"metrics": ["memorization"], "memorization_skipped": f"budget {budget.name!r} skips it"}
+    return evaluator.memorization(result.generator, result.run_dir / NN_GRID, n_train=n_train)
 
 
 def default_workers(device: str) -> int:

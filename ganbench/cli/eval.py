@@ -83,6 +83,36 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _default_n(dev: Any) -> int:
+    """The protocol's count on a GPU; on a CPU a smaller stated count (the estimate says what -n N costs)."""
+    from ganbench.estimate import CPU_DEFAULT_N
+
+    if dev.type == "cuda":
+        return DEFAULT_N_GENERATOR
+    click.echo(f"ganbench eval: on a CPU -n defaults to {CPU_DEFAULT_N} generated images (the protocol's "
+               f"{DEFAULT_N_GENERATOR} is the default on a GPU; pass -n {DEFAULT_N_GENERATOR} for it)", err=True)
+    return CPU_DEFAULT_N
+
+
+def _estimate(fake: Any, reference: Any, n: int | None, n_real: int | None, ext: Any,
+              shape: tuple[int, ...], dev: Any) -> str:
+    """The estimate line, from timing the extractor (and the generator) on a few images."""
+    from ganbench.estimate import CPU_DEFAULT_N, eval_estimate, extractor_seconds_per_image, \
+        generator_seconds_per_image
+
+    is_gen = not isinstance(fake, np.ndarray)
+    n_gen = int(n) if is_gen else len(fake[:n] if n is not None else fake)
+    if isinstance(reference, np.ndarray):
+        n_ref = len(reference[:n_real] if n_real is not None else reference)
+    else:
+        n_avail = len(reference.split_arrays("train")[0]) if hasattr(reference, "split_arrays") else n_gen
+        n_ref = min(n_real if n_real is not None else n_gen, n_avail)
+    s_ext = extractor_seconds_per_image(ext, shape)
+    s_gen = generator_seconds_per_image(fake) if is_gen else 0.0
+    alt = (DEFAULT_N_GENERATOR if n_gen == CPU_DEFAULT_N else CPU_DEFAULT_N) if is_gen else None
+    return eval_estimate(n_gen, n_ref, s_ext, s_gen, dev, alt_n=alt)
+
+
 @cli.command("eval")
 @click.argument("target")
 @click.option("--ref", "ref", default=None,
@@ -91,8 +121,8 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
 @click.option("--metrics", default="fid,kid,is,pr,dc", show_default=True,
               help="Comma-separated: fid, kid, is, pr (precision/recall), dc (density/coverage).")
 @click.option("-n", "--n", "n", type=int, default=None,
-              help=f"Generated images: drawn from a generator [default {DEFAULT_N_GENERATOR}], the first N of a "
-                   "sample set [default: all].")
+              help=f"Generated images: drawn from a generator [default {DEFAULT_N_GENERATOR} on a GPU, 2000 on a "
+                   "CPU], the first N of a sample set [default: all].")
 @click.option("--n-real", type=int, default=None,
               help="Reference images: a subset of a dataset split drawn with a fixed seed [default: as many as "
                    "generated], the first N of a set [default: all].")
@@ -145,7 +175,8 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
     Inception resizes every image to 299x299.
     """
     from ganbench import external
-    from ganbench.evaluate_images import evaluate_images, parse_image_metrics, resolve_reference
+    from ganbench.data.base import Dataset
+    from ganbench.evaluate_images import build_extractor, evaluate_images, parse_image_metrics, resolve_reference
     from ganbench.features.inception import pick_device
     from ganbench.records import ResultRecord, finite_metrics, provenance
     from ganbench.registry import EXTRACTORS
@@ -204,15 +235,19 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
                 loaded = external.load_generator(target, arch, z_dim, num_classes, output_range,
                                                  shape=shape or ref_shape, arch_options=opts, device=dev)
             fake = loaded.generator
-            n = n if n is not None else DEFAULT_N_GENERATOR
+            n = n if n is not None else _default_n(dev)
             model, step = loaded.name, loaded.step
             rec_seed = loaded.seed if loaded.seed is not None else seed
             prov = dict(loaded.provenance)
 
+        ext = build_extractor(features, mode=mode, weights=inception_weights, device=dev, data_dir=data_dir,
+                              dataset=reference if isinstance(reference, Dataset) else None)
+        if not quiet:
+            click.echo(f"ganbench eval: {_estimate(fake, reference, n, n_real, ext, ref_shape, dev)}", err=True)
         kept: list[np.ndarray] | None = [] if save_samples is not None else None
         info: dict[str, Any] = {}
         values, protocol = evaluate_images(
-            fake, reference, names, n=n, extractor=features, mode=mode, seed=seed, n_real=n_real, split=split,
+            fake, reference, names, n=n, extractor=ext, mode=mode, seed=seed, n_real=n_real, split=split,
             data_dir=data_dir, weights=inception_weights, batch_size=batch_size, n_boot=n_boot, device=dev,
             progress=not quiet, cache=not no_cache, save_samples=kept, info=info)
     for w in caught:

@@ -1,0 +1,71 @@
+"""How long work will take, from a short timing probe on this machine, said before the work starts.
+
+The probe times a few of the real operations (feature extraction on a small batch, generator
+sampling, training steps) after one warm-up call, and scales by the counts the command will run.
+It is an estimate: the first batches, cached reference features and other load on the machine
+all move the real figure, so it is rounded and said with "about".
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+# On a CPU `ganbench eval` draws this many images from a generator unless -n says otherwise; the
+# protocol's 10,000 (Lucic et al. 2018, docs/reference.md section 8) is the default on a GPU.
+CPU_DEFAULT_N = 2000
+PROBE_IMAGES = 8
+
+
+def fmt_duration(seconds: float) -> str:
+    """``about 2 h 10 min``, ``about 20 min``, ``about 40 s``: rounded the way a person says it."""
+    s = max(float(seconds), 0.0)
+    if s < 90:
+        return f"about {max(1, round(s / 5) * 5 if s >= 10 else round(s))} s"
+    if s < 3600:
+        return f"about {round(s / 60)} min"
+    h, m = divmod(round(s / 60), 60)
+    return f"about {h} h" + (f" {m} min" if m >= 5 and h < 10 else "")
+
+
+def per_call(fn: Callable[[], Any], repeats: int = 2) -> float:
+    """Seconds per call of ``fn``: the fastest of ``repeats`` timed calls after one warm-up call."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def extractor_seconds_per_image(ext: Any, shape: tuple[int, ...], n: int = PROBE_IMAGES) -> float:
+    """Feature extraction time per uint8 image of ``shape`` (C, H, W), from a batch of ``n``."""
+    from ganbench.features.inception import extract_features
+
+    x = np.random.default_rng(0).integers(0, 256, size=(n, *shape), dtype=np.uint8)
+    return per_call(lambda: extract_features(x, ext, batch_size=n, progress=False), repeats=1) / n
+
+
+def generator_seconds_per_image(g: Any, n: int = PROBE_IMAGES) -> float:
+    from ganbench.generators import sample_all
+
+    return per_call(lambda: sample_all(g, n, seed=0, batch_size=n), repeats=1) / n
+
+
+def device_word(device: Any) -> str:
+    return "this GPU" if str(device).startswith("cuda") else "this CPU"
+
+
+def eval_estimate(n_gen: int, n_real: int, s_ext: float, s_gen: float, device: Any,
+                  alt_n: int | None = None) -> str:
+    """One line: the whole evaluation's time, and what ``-n alt_n`` would take instead."""
+    total = n_gen * (s_ext + s_gen) + n_real * s_ext
+    line = (f"estimate: {fmt_duration(total)} on {device_word(device)} for {n_gen} generated + {n_real} real "
+            f"images ({s_ext + s_gen:.3g} s per image; cached real features are free)")
+    if alt_n and alt_n != n_gen:
+        alt = alt_n * (s_ext + s_gen) + min(n_real, alt_n) * s_ext
+        line += f"; -n {alt_n} takes {fmt_duration(alt)}"
+    return line

@@ -1,0 +1,95 @@
+"""`ganbench eval` says how long it will take before it starts, and picks -n by the device."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import torch.nn.functional as F
+
+from ganbench.cli import main
+from ganbench.config import RunConfig
+from ganbench.errors import GanbenchError
+from ganbench.estimate import CPU_DEFAULT_N, eval_estimate, fmt_duration
+from ganbench.registry import EXTRACTORS
+
+EXT = "test-pixels-estimate"
+
+
+class PixelExtractor:
+    name, weights_sha256, mode = EXT, None, "legacy-tf"
+
+    def __call__(self, x):
+        x = torch.as_tensor(x)
+        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+        return {"pool3": F.adaptive_avg_pool2d(x.float() / 255, 4).flatten(1)}
+
+
+if EXT not in EXTRACTORS:
+    EXTRACTORS.register(EXT, lambda mode="legacy-tf", device=None: PixelExtractor(), help="test only")
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def checkpoint(tmp_path):
+    from ganbench.train import Trainer
+
+    cfg = RunConfig(model="dcgan", dataset="digits32", budget="smoke", out_dir=tmp_path / "runs", progress=False,
+                    recipe_overrides={"arch": {"image": {"width": 8, "z_dim": 12}}})
+    return Trainer(cfg).save()
+
+
+def _stop_at_work(monkeypatch) -> dict:
+    """Replace the evaluation itself: it records its arguments and stops the command there."""
+    seen: dict = {}
+
+    def work(fake, ref, names, **kw):
+        seen.update(kw)
+        raise GanbenchError("the evaluation started here")
+
+    monkeypatch.setattr("ganbench.evaluate_images.evaluate_images", work)
+    return seen
+
+
+def test_eval_prints_an_estimate_before_the_work(checkpoint, capsys, monkeypatch):
+    seen = _stop_at_work(monkeypatch)
+    code, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu")
+    assert code != 0 and "the evaluation started here" in err
+    est = err.index("estimate: about")
+    assert est < err.index("the evaluation started here")
+    line = err[est:].splitlines()[0]
+    assert f"for {CPU_DEFAULT_N} generated + 1497 real images" in line  # digits32 has 1497 training images
+    assert "on this CPU" in line and "-n 10000 takes about" in line
+    # On a CPU the default count is the stated smaller one.
+    assert f"on a CPU -n defaults to {CPU_DEFAULT_N}" in err and seen["n"] == CPU_DEFAULT_N
+
+
+def test_explicit_n_is_kept_and_quiet_skips_the_probe(checkpoint, capsys, monkeypatch):
+    seen = _stop_at_work(monkeypatch)
+    code, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu", "-n", 50)
+    assert seen["n"] == 50 and "for 50 generated + 50 real images" in err and "defaults to" not in err
+    assert f"-n {CPU_DEFAULT_N} takes" in err
+    code, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu", "-n", 50, "-q")
+    assert "estimate" not in err
+
+
+def test_estimate_scales_with_the_counts():
+    one = eval_estimate(1000, 1000, 0.1, 0.0, torch.device("cpu"))
+    assert "about 3 min" in one  # 2000 images x 0.1 s
+    gpu = eval_estimate(10_000, 10_000, 0.001, 0.001, "cuda:0", alt_n=2000)
+    assert "on this GPU" in gpu and "about 30 s" in gpu and "-n 2000 takes about 6 s" in gpu
+
+
+@pytest.mark.parametrize("s, text", [(3, "about 3 s"), (42, "about 40 s"), (600, "about 10 min"),
+                                     (7300, "about 2 h"), (9000, "about 2 h 30 min")])
+def test_fmt_duration(s, text):
+    assert fmt_duration(s) == text
