@@ -211,6 +211,7 @@ class RunConfig:
     device: str = "auto"
     resume: bool = False
     progress: bool = True
+    tensorboard: bool = True  # event files in the run directory (ganbench.monitor.TensorBoardMonitor)
     recipe_overrides: dict[str, Any] = field(default_factory=dict)
     budget_overrides: dict[str, Any] = field(default_factory=dict)  # steps, batch_size, eval_every, ...
     # Evaluator options for image data (make_evaluator): extractor, mode, n_boot, weights; None = default.

@@ -69,3 +69,58 @@ def eval_estimate(n_gen: int, n_real: int, s_ext: float, s_gen: float, device: A
         alt = alt_n * (s_ext + s_gen) + min(n_real, alt_n) * s_ext
         line += f"; -n {alt_n} takes {fmt_duration(alt)}"
     return line
+
+
+BIG_EVAL_IMAGES = 1000  # below this many images per run, evaluation is not probed (the probe costs more)
+
+
+def _eval_images(budget: Any) -> int:
+    return len(budget.eval_steps()) * budget.n_eval + budget.n_real
+
+
+def _probe_run(cfg: Any) -> tuple[str, Any, float, float]:
+    """(modality, budget, seconds per generator step, seconds of image evaluation) for one run,
+    single-threaded like a suite worker. A throwaway Trainer takes the steps; nothing is written."""
+    import torch
+
+    from ganbench.train import Trainer
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        t = Trainer(cfg)
+        s_step = per_call(t.train_step, repeats=2)
+        eval_s = 0.0
+        if t.modality == "image" and _eval_images(t.budget) >= BIG_EVAL_IMAGES:
+            from ganbench.evaluate_images import build_extractor, resolve_features
+
+            name = resolve_features(cfg.eval_options.get("extractor") or t.budget.features, t.dataset)
+            ext = build_extractor(name, device="cpu", dataset=t.dataset, data_dir=cfg.data_dir)
+            eval_s = extractor_seconds_per_image(ext, t.dataset.shape) * _eval_images(t.budget)
+        return t.modality, t.budget, s_step, eval_s
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_estimate(cfgs: list[Any], workers: int, device: Any) -> str:
+    """One line for ``ganbench run``: the suite's time, from probing one run per (model, dataset)."""
+    per_run: dict[tuple[str, str], float] = {}
+    smoke_runs: dict[tuple[str, str], float] = {}
+    for c in cfgs:
+        pair = (c.model, c.dataset)
+        if pair in per_run:
+            continue
+        modality, budget, s_step, eval_s = _probe_run(c)
+        per_run[pair] = budget.steps * s_step + eval_s
+        overridden = any(v is not None for v in c.budget_overrides.values())
+        if budget.name != "smoke" and not overridden:  # time scales with steps and, roughly, the batch size
+            smoke = c.recipe().budget("smoke", modality)
+            smoke_runs[pair] = smoke.steps * s_step * smoke.batch_size / budget.batch_size
+    parallel = max(1, min(workers, len(cfgs)))
+    total = sum(per_run[(c.model, c.dataset)] for c in cfgs) / parallel
+    line = (f"estimate: {fmt_duration(total)} on {device_word(device)} for {len(cfgs)} run(s), {parallel} at a "
+            f"time (timed from a few training steps; start-up and small evaluations not included)")
+    if smoke_runs:
+        smoke_total = sum(smoke_runs[(c.model, c.dataset)] for c in cfgs) / parallel
+        line += f"; --budget smoke trains in {fmt_duration(smoke_total)}"
+    return line

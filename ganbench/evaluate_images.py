@@ -135,11 +135,13 @@ def _extractor_key(ext: Any) -> dict[str, Any]:
 
 
 def extract(images: Any, ext: Any, *, batch_size: int = 64, progress: bool = True, total: int | None = None,
-            device: torch.device | str | None = None) -> dict[str, np.ndarray]:
-    """Features of uint8 NCHW images (array, tensor or iterable of batches), float32 per output."""
+            device: torch.device | str | None = None, desc: str | None = None) -> dict[str, np.ndarray]:
+    """Features of uint8 NCHW images (array, tensor or iterable of batches), float32 per output;
+    ``desc`` names what the progress bar counts ("generated images", "real images (train)")."""
     from ganbench.features.inception import extract_features
 
-    return extract_features(images, ext, batch_size=batch_size, device=device, progress=progress, total=total)
+    return extract_features(images, ext, batch_size=batch_size, device=device, progress=progress, total=total,
+                            desc=desc)
 
 
 def _as_images(x: Any, where: str) -> np.ndarray:
@@ -176,7 +178,7 @@ def reference_features(dataset: Dataset, n: int | None, ext: Any, *, split: str 
 
     def compute() -> dict[str, np.ndarray]:
         x, _ = dataset.reference(n_use, seed, split)
-        return extract(x, ext, batch_size=batch_size, progress=progress)
+        return extract(x, ext, batch_size=batch_size, progress=progress, desc=f"real images ({split})")
 
     t0 = time.perf_counter()
     if cache is False or cache is None:
@@ -370,7 +372,8 @@ def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = D
                     save_samples.append(x.numpy())
                 yield x
 
-        fake_feats = extract(batches(), ext, batch_size=batch_size, progress=progress, total=n)
+        fake_feats = extract(batches(), ext, batch_size=batch_size, progress=progress, total=n,
+                             desc="generated images")
     else:
         x = _as_images(fake, "generated images")
         if n is not None:
@@ -382,7 +385,7 @@ def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = D
         proto.update(n_gen=len(x), samples_sha256=array_fingerprint(x))
         if save_samples is not None:
             save_samples.append(x)
-        fake_feats = extract(x, ext, batch_size=batch_size, progress=progress)
+        fake_feats = extract(x, ext, batch_size=batch_size, progress=progress, desc="generated images")
     info["fake_features_s"] = round(time.perf_counter() - t0, 3)
     n_gen = proto["n_gen"]
 
@@ -401,7 +404,7 @@ def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = D
                 raise GanbenchError(f"--n-real {n_real} asks for more images than the {len(xr)} in the reference set")
             xr = xr[:n_real]
         t1 = time.perf_counter()
-        real_feats = extract(xr, ext, batch_size=batch_size, progress=progress)
+        real_feats = extract(xr, ext, batch_size=batch_size, progress=progress, desc="real images")
         info.update(ref_features_s=round(time.perf_counter() - t1, 3), ref_cache="off")
         proto.update(ref=str(ref) if isinstance(ref, (str, Path)) else "array", n_real=len(xr), real_split=None,
                      ref_seed=None, dataset_identity="images:" + array_fingerprint(xr)[:16])
@@ -483,7 +486,8 @@ class ImageEvaluator:
                     kept.append(x.numpy())
                 yield x
 
-        fake = extract(batches(), self.ext, batch_size=self.batch_size, progress=self.progress, total=self.n_gen)
+        fake = extract(batches(), self.ext, batch_size=self.batch_size, progress=self.progress, total=self.n_gen,
+                       desc="generated images")
         self.info["fake_features_s"] = round(time.perf_counter() - t0, 3)
         values, mproto = compute_image_metrics(real, fake, self.metrics, n_boot=self.n_boot, seed=self.seed,
                                                extractor=self.ext)

@@ -29,6 +29,18 @@ def offline() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() not in _FALSE
 
 
+def _umask() -> int:
+    try:  # Linux reports it without changing it (os.umask would, for a moment, for every thread)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_open(dest: str | os.PathLike, suffix: str = ".tmp") -> Iterator[BinaryIO]:
     """Open a temporary file beside ``dest`` for binary writing; on success it replaces ``dest``.
@@ -40,6 +52,8 @@ def atomic_open(dest: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Binar
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=suffix)
     try:
+        # mkstemp creates 0600; the result should be what open() would give: 0666 less the umask.
+        os.chmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

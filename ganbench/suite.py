@@ -10,6 +10,7 @@ import concurrent.futures as cf
 import dataclasses
 import multiprocessing as mp
 import os
+import queue
 import time
 import traceback
 from dataclasses import dataclass
@@ -18,11 +19,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_write_text
+from ganbench.progress import SuiteDisplay
 from ganbench.records import ResultRecord, read_records
 
 SAMPLES = "samples.npz"
@@ -38,15 +39,32 @@ class RunOutcome:
     skipped: bool = False
 
 
-def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
-    """Train and evaluate one run; errors are returned, not raised, so the suite goes on."""
+def run_key(cfg: RunConfig) -> str:
+    return f"{cfg.model}/{cfg.dataset}/seed{cfg.seed}"
+
+
+def make_monitor(cfg: RunConfig, progress_queue: Any = None) -> Any:
+    """The run's progress reporter (the suite's display when a queue is given) and TensorBoard logger."""
+    from ganbench.monitor import BarMonitor, Monitors, QueueMonitor, TensorBoardMonitor
+
+    bar = QueueMonitor(progress_queue, run_key(cfg)) if progress_queue is not None else (
+        BarMonitor() if cfg.progress else None)
+    return Monitors(bar, TensorBoardMonitor() if cfg.tensorboard else None)
+
+
+def run_one(cfg: RunConfig, threads: int | None = None, progress_queue: Any = None) -> RunOutcome:
+    """Train and evaluate one run; errors are returned, not raised, so the suite goes on.
+    ``progress_queue``: where step updates and warnings go (ganbench.progress.SuiteDisplay)."""
     from ganbench.evaluate import make_evaluator
+    from ganbench.progress import worker_setup
     from ganbench.records import append_record
     from ganbench.train import CHECKPOINT, RECORDS, Trainer
 
     if threads:
         torch.set_num_threads(threads)
+    worker_setup(progress_queue)
     t0 = time.perf_counter()
+    trainer = None
     try:
         trainer = Trainer(cfg)
         done = cfg.resume and (cfg.run_dir() / CHECKPOINT).exists() and (cfg.run_dir() / RECORDS).exists()
@@ -56,6 +74,7 @@ def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
                 recs = [r.__dict__ for r in read_records([cfg.run_dir() / RECORDS])]
                 return RunOutcome(cfg, recs, 0.0, skipped=True)
             trainer = Trainer(cfg)
+        trainer.monitor = make_monitor(cfg, progress_queue)
         options = dict(cfg.eval_options)
         if trainer.dataset.modality == "image":
             options.setdefault("data_dir", cfg.data_dir)
@@ -77,6 +96,9 @@ def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
     except Exception as e:  # a bug in one run must not lose the others; keep the traceback
         tb = traceback.format_exc(limit=6)
         return RunOutcome(cfg, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}")
+    finally:
+        if trainer is not None:
+            trainer.monitor.close()  # flushes TensorBoard even when the run failed
 
 
 def _memorization(evaluator: Any, result: Any, budget: Any) -> tuple[dict[str, float], dict[str, Any]]:
@@ -100,27 +122,43 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
     cfgs = [dataclasses.replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
     workers = workers or default_workers(base.device)
     outcomes: list[RunOutcome] = []
-    bar = tqdm(total=len(cfgs), unit="run", desc="suite", dynamic_ncols=True, disable=not base.progress)
+    display = SuiteDisplay({run_key(c): planned_steps(c) for c in cfgs}, enabled=base.progress)
+    quiet = [dataclasses.replace(c, progress=False) for c in cfgs]  # the display shows their progress
+
+    def finished(o: RunOutcome) -> None:
+        outcomes.append(o)
+        display.handle(("done", run_key(o.cfg), 0, 0, ""))
+
     if workers == 1 or len(cfgs) == 1:
-        for c in cfgs:
-            bar.set_postfix_str(f"{c.model}/{c.dataset}/seed{c.seed}")
-            outcomes.append(run_one(c))
-            bar.update(1)
+        q: Any = queue.Queue()
+        with display.listen(q):
+            for c in quiet:
+                finished(run_one(c, None, q))
     else:
-        quiet = [dataclasses.replace(c, progress=False) for c in cfgs]
         ctx = mp.get_context("spawn")  # fork after torch threads start is unsafe
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(run_one, c, 1): c for c in quiet}
-            for fut in cf.as_completed(futures):
-                c = futures[fut]
-                outcomes.append(fut.result())
-                bar.set_postfix_str(f"done {c.model}/{c.dataset}/seed{c.seed}")
-                bar.update(1)
-    bar.close()
+        with ctx.Manager() as manager, cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            q = manager.Queue()
+            with display.listen(q):
+                futures = [pool.submit(run_one, c, 1, q) for c in quiet]
+                for fut in cf.as_completed(futures):
+                    finished(fut.result())
+    display.close()
     order = {(c.model, c.dataset, c.seed): i for i, c in enumerate(cfgs)}
     outcomes.sort(key=lambda o: order[(o.cfg.model, o.cfg.dataset, o.cfg.seed)])
     records = [ResultRecord.from_dict(r) for o in outcomes for r in o.records]
     return records, outcomes
+
+
+def planned_steps(cfg: RunConfig) -> int:
+    """The run's generator steps, for the suite's total (0 when unknown: the run reports it)."""
+    from ganbench.catalog import DATASETS as LIGHT
+
+    entry = LIGHT.get(cfg.dataset.partition(":")[0])
+    modality = "vector" if entry is not None and entry.kind == "generated" else "image"
+    try:
+        return cfg.resolve_budget(cfg.recipe(), modality).steps
+    except GanbenchError:
+        return 0
 
 
 def write_records(records: list[ResultRecord], path: Path) -> None:

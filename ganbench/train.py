@@ -11,7 +11,6 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ganbench.config import Budget, Recipe, RunConfig
 from ganbench.data import get_dataset
@@ -19,6 +18,7 @@ from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_open
 from ganbench.losses import OBJECTIVES, clip_weights, gradient_penalty
+from ganbench.monitor import BarMonitor, Monitor
 from ganbench.nets import build_networks
 from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
 
@@ -97,6 +97,8 @@ class Trainer:
         # Every random draw of training comes from this generator, seeded from the run's seed.
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
+        # Progress and logs (ganbench.monitor); the suite replaces this with its display and TensorBoard.
+        self.monitor: Monitor = BarMonitor() if cfg.progress else Monitor()
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -200,19 +202,17 @@ class Trainer:
         records: list[ResultRecord] = []
         t0 = time.perf_counter()
         end = self.budget.steps if stop_at is None else min(stop_at, self.budget.steps)
-        bar = tqdm(total=self.budget.steps, initial=self.step, unit="step", dynamic_ncols=True,
-                   desc=f"{self.cfg.model}/{self.cfg.dataset}/seed{self.cfg.seed}",
-                   disable=not self.cfg.progress, leave=False)
+        self.monitor.start(self)
         self.g.train()
         self.d.train()
         losses: dict[str, float] = {}
         while self.step < end:
             losses = self.train_step()
-            bar.update(1)
-            if self.step % 50 == 0:
-                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            self.monitor.step(self.step, losses)
             if self.step in eval_steps and evaluator is not None:
+                self.monitor.evaluating(self.step)
                 metrics = evaluator(self.g)
+                self.monitor.evaluated(self.step, metrics, self.g)
                 self.g.train()
                 rec = self.make_record(self.step, metrics, protocol or {}, time.perf_counter() - t0, losses)
                 append_record(self.run_dir / RECORDS, rec)
@@ -220,7 +220,7 @@ class Trainer:
             if self.step % self.budget.checkpoint_every == 0 or self.step in eval_steps \
                     or self.step == self.budget.steps:
                 self.save()
-        bar.close()
+        self.monitor.close()
         return TrainResult(self.g, self.d, records, self.run_dir, self.step, time.perf_counter() - t0,
                            finished=self.step >= self.budget.steps)
 

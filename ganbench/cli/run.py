@@ -47,6 +47,15 @@ def _eval_options(features: str | None, mode: str | None, bootstrap: int | None,
     return {k: v for k, v in opts.items() if v is not None}
 
 
+def _print_estimate(base: RunConfig, models: list[str], datasets: list[str], seeds: list[int],
+                    workers: int | None) -> None:
+    from ganbench.estimate import run_estimate
+    from ganbench.suite import default_workers
+
+    cfgs = [dataclasses.replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
+    click.echo(f"ganbench run: {run_estimate(cfgs, workers or default_workers(base.device), base.device)}", err=True)
+
+
 @cli.command("run")
 @click.option("--models", "-m", default=DEFAULT_MODELS, show_default=True, help="Comma-separated baselines.")
 @click.option("--dataset", "--datasets", "-d", "datasets", default=DEFAULT_DATASETS, show_default=True,
@@ -73,11 +82,13 @@ def _eval_options(features: str | None, mode: str | None, bootstrap: int | None,
 @click.option("--bootstrap", type=int, default=None, help="Bootstrap resamples for the CIs (0: none) [default: 50].")
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="Inception weights file (FID Inception, TF-ported).")
+@click.option("--tensorboard/--no-tensorboard", default=True, show_default=True,
+              help="Write TensorBoard logs (losses, metrics, samples, recipe) in each run directory.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | None, data_dir: str | None,
             device: str, resume: bool, workers: int | None, steps: int | None, batch_size: int | None,
             eval_every: int | None, checkpoint_every: int | None, sets: tuple[str, ...], features: str | None,
-            mode: str | None, bootstrap: int | None, inception_weights: str | None, quiet: bool) -> None:
+            mode: str | None, bootstrap: int | None, inception_weights: str | None, tensorboard: bool, quiet: bool) -> None:
     """Train and evaluate MODELS x DATASETS x SEEDS; with no options, the default mixture suite."""
     from ganbench.report.write import write_run_report
     from ganbench.suite import run_suite, write_records
@@ -92,7 +103,7 @@ def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | Non
         raise GanbenchError("--resume needs --out DIR, the directory of the run to continue")
     out = out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = RunConfig(model=model_list[0], dataset=dataset_list[0], budget=budget, out_dir=out, data_dir=data_dir,
-                     device=device, resume=resume, progress=not quiet, recipe_overrides=parse_overrides(sets),
+                     device=device, resume=resume, progress=not quiet, tensorboard=tensorboard, recipe_overrides=parse_overrides(sets),
                      budget_overrides={"steps": steps, "batch_size": batch_size, "eval_every": eval_every,
                                        "checkpoint_every": checkpoint_every}, eval_options=eval_options)
     # Load each recipe once here so a bad --set or budget fails before training.
@@ -105,6 +116,8 @@ def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | Non
     t0 = time.perf_counter()
     click.echo(f"ganbench run: {len(model_list)} models x {len(dataset_list)} datasets x {len(seed_list)} seeds, "
                f"budget {budget!r} -> {out}", err=True)
+    if not quiet:
+        _print_estimate(base, model_list, dataset_list, seed_list, workers)
     records, outcomes = run_suite(model_list, dataset_list, seed_list, base, workers)
     wall = time.perf_counter() - t0
     write_records(records, out / "records.jsonl")

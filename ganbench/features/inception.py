@@ -756,9 +756,16 @@ def _batches(images: Any, batch_size: int) -> Iterable[torch.Tensor]:
         yield torch.cat(buf) if len(buf) > 1 else buf[0]
 
 
+def _bar_label(what: str | None, extractor: Any) -> str | None:
+    """"generated images -> inception-tf/legacy-tf": what the bar counts, and through which network."""
+    name = getattr(extractor, "name", None)
+    return f"{what} -> {name}" if what and name else (what or name)
+
+
 def extract_features(images: Any, extractor: Any, batch_size: int = 64,
                      device: torch.device | str | None = None, progress: bool = True, *,
-                     total: int | None = None, num_threads: int | None = None) -> dict[str, np.ndarray]:
+                     total: int | None = None, num_threads: int | None = None,
+                     desc: str | None = None) -> dict[str, np.ndarray]:
     """Run ``extractor`` over uint8 NCHW images (array, tensor or iterable of batches).
 
     Returns float32 arrays per output, e.g. {"pool3": [N,2048], "logits": [N,1008]}. Each image's
@@ -780,7 +787,7 @@ def extract_features(images: Any, extractor: Any, batch_size: int = 64,
     outs: dict[str, list[np.ndarray]] = {}
     try:
         with torch.inference_mode(), tqdm(total=total, unit="img", dynamic_ncols=True,
-                                          desc=getattr(extractor, "name", None),
+                                          desc=_bar_label(desc, extractor),
                                           disable=not progress) as bar:
             for batch in _batches(images, batch_size):
                 for k, v in extractor(batch).items():

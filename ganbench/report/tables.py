@@ -58,8 +58,10 @@ def summary(records: Iterable[ResultRecord], metrics: list[str] | None = None) -
     out = g.agg(mean="mean", std="std", n_seeds="count", n_runs="size").reset_index()
     out["std"] = out["std"].fillna(0.0)
     half = [t_half_width(sd, n) for sd, n in zip(out["std"], out["n_seeds"])]
-    out["seed_ci_low"] = out["mean"] - half
-    out["seed_ci_high"] = out["mean"] + half
+    bounds = [metric_range(k) for k in out["metric"]]
+    # A t-interval can leave the metric's range (modes [-16.6, 21.6] from 2 seeds): clip it there.
+    out["seed_ci_low"] = np.maximum(out["mean"] - half, [lo for lo, _ in bounds])
+    out["seed_ci_high"] = np.minimum(out["mean"] + half, [hi for _, hi in bounds])
     comp = out.set_index(["model", "dataset", "metric"])["mean"]
     for side in ("low", "high"):
         out[f"ci_{side}"] = [comp.get((m, d, f"{k}_ci_{side}"), np.nan)
@@ -68,6 +70,20 @@ def summary(records: Iterable[ResultRecord], metrics: list[str] | None = None) -
     if metrics:
         keep &= out["metric"].isin(metrics)
     return out[keep].reset_index(drop=True)[cols]
+
+
+# Values a metric can take (a share in [0, 1], a count or distance >= 0). KID's unbiased estimate
+# and C_T's Z-score can be negative, so they are unbounded.
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    **{k: (0.0, 1.0) for k in ("precision", "recall", "coverage", "hq_share", "copy_share")},
+    **{k: (0.0, np.inf) for k in ("fid", "density", "modes", "reverse_kl",
+                                  "kl_to_uniform", "nn_dist_median", "ct_cells_used")},
+    "is": (1.0, np.inf),
+}
+
+
+def metric_range(metric: str) -> tuple[float, float]:
+    return METRIC_RANGES.get(metric, (-np.inf, np.inf))
 
 
 def t_half_width(std: float, n: int, level: float = 0.95) -> float:
@@ -260,3 +276,44 @@ def html_table(records: Iterable[ResultRecord], metrics: list[str] | None = None
            .set_table_attributes('class="results"')
            .set_uuid(table_id))
     return sty.to_html()
+
+
+def terminal_table(records: Iterable[ResultRecord], metrics: list[str] | None = None, interval: str = "std",
+                   width: int | None = None) -> str:
+    """The table for a terminal: one block per dataset, its metric columns wrapped into as many
+    blocks as ``width`` (default: the terminal's) needs, each repeating the model column. The
+    files (table.md, .csv, .tex, .html) keep the full one-row-per-model table."""
+    import shutil
+
+    from tabulate import tabulate
+
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    t = table_cells(list(records), metrics, interval)
+    if t.empty:
+        return "(no metrics)"
+    blocks = []
+    for dataset in dict.fromkeys(d for d, _, _ in t.columns):
+        cols = [c for c in t.columns if c[0] == dataset]
+        blocks.append(f"{dataset}:")
+        for chunk in _fit_columns(t, cols, width):
+            rows = [[model, *(t.cells.loc[model, c] for c in chunk)] for model in t.cells.index]
+            heads = ["model", *(column_label(m, k) for _, m, k in chunk)]
+            blocks.append(tabulate(rows, headers=heads, tablefmt="simple", disable_numparse=True))
+    return "\n".join(blocks)
+
+
+def _fit_columns(t: TableCells, cols: list[tuple], width: int) -> list[list[tuple]]:
+    """Greedy runs of columns whose rendered width (2 spaces between) fits ``width``."""
+    def w(col: tuple) -> int:
+        return max([len(column_label(col[1], col[2]))] + [len(str(v)) for v in t.cells[col]]) + 2
+
+    model_w = max(len("model"), *(len(str(m)) for m in t.cells.index)) + 2
+    chunks: list[list[tuple]] = [[]]
+    used = model_w
+    for col in cols:
+        if chunks[-1] and used + w(col) > width:
+            chunks.append([])
+            used = model_w
+        chunks[-1].append(col)
+        used += w(col)
+    return chunks

@@ -169,7 +169,7 @@ def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | Non
     sources = [out] if sources is None else [Path(s) for s in sources]
     written: dict[str, Any] = {}
     table = tables.markdown_table(records, interval=interval)
-    written["table_text"] = table
+    written["table_text"] = tables.terminal_table(records, interval=interval)  # table.md keeps the full one
     note = table_note(records, interval)
     footer = ["", "Protocol:", *_protocol_lines(records)]
     if wall_s is not None:

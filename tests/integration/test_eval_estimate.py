@@ -93,3 +93,20 @@ def test_estimate_scales_with_the_counts():
                                      (7300, "about 2 h"), (9000, "about 2 h 30 min")])
 def test_fmt_duration(s, text):
     assert fmt_duration(s) == text
+
+
+def test_run_prints_an_estimate_before_training(tmp_path, monkeypatch, capsys):
+    calls: list[str] = []
+
+    def suite(*args, **kw):
+        calls.append("suite")
+        raise GanbenchError("training started here")
+
+    monkeypatch.setattr("ganbench.suite.run_suite", suite)
+    code, _, err = run_cli(capsys, "run", "--models", "gan", "--dataset", "ring", "--seeds", "0,1",
+                           "--out", tmp_path / "r", "--workers", "2")
+    assert calls == ["suite"] and code != 0
+    est = err.index("estimate: about")
+    assert est < err.index("training started here")
+    line = err[est:].splitlines()[0]
+    assert "for 2 run(s), 2 at a time" in line and "--budget smoke trains in about" in line
