@@ -32,17 +32,20 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def mog_grid(panels: dict[tuple[str, str], np.ndarray], centers: dict[str, np.ndarray], path: Path,
-             max_points: int = 2500) -> Path:
-    """One panel per (model, dataset): samples as dots, true centres as red crosses.
+             max_points: int = 2500, radii: dict[str, float] | None = None) -> Path:
+    """One panel per (model, dataset): samples as dots, true centres as red crosses and, where
+    ``radii`` gives it, the high-quality radius around each centre as a dashed circle.
 
     ``panels`` maps (model, dataset) to an [N, 2] array; high-dimensional data are shown in
     their first two coordinates, which the caption says.
     """
+    radii = radii or {}
     models = list(dict.fromkeys(m for m, _ in panels))
     datasets = list(dict.fromkeys(d for _, d in panels))
     # At least 3.6 in wide so the title fits over a single column.
+    # Constrained layout keeps the figure title clear of the panel titles (tight_layout does not).
     fig, axes = plt.subplots(len(models), len(datasets), figsize=(max(3.6, 2.6 * len(datasets)), 2.6 * len(models)),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     for i, m in enumerate(models):
         for j, d in enumerate(datasets):
             ax = axes[i][j]
@@ -51,6 +54,9 @@ def mog_grid(panels: dict[tuple[str, str], np.ndarray], centers: dict[str, np.nd
             if x is not None:
                 ax.scatter(x[:max_points, 0], x[:max_points, 1], s=1.5, alpha=0.4, color="#1f77b4", rasterized=True)
             ax.scatter(c[:, 0], c[:, 1], s=25, marker="x", color="#d62728", linewidths=1.2)
+            if d in radii and c.shape[1] == 2:  # shaded: tiny at ring/grid scale, so its value is in the title
+                for cx, cy in c:
+                    ax.add_patch(plt.Circle((cx, cy), radii[d], fc="#d62728", alpha=0.25, ec="#d62728", lw=0.8))
             pad = 0.25 * (np.ptp(c[:, 0]) or 1.0)
             ax.set_xlim(c[:, 0].min() - pad, c[:, 0].max() + pad)
             ax.set_ylim(c[:, 1].min() - pad, c[:, 1].max() + pad)
@@ -58,12 +64,15 @@ def mog_grid(panels: dict[tuple[str, str], np.ndarray], centers: dict[str, np.nd
             ax.set_yticks([])
             ax.set_aspect("equal")
             if i == 0:
-                ax.set_title(d + (" (dims 1-2)" if c.shape[1] > 2 else ""), fontsize=10)
+                hq = f" (HQ r={radii[d]:.2g})" if d in radii else ""
+                ax.set_title(d + (" (dims 1-2)" if c.shape[1] > 2 else hq), fontsize=10)
             if j == 0:
                 ax.set_ylabel(m, fontsize=10)
     title = "generated samples (blue) over true mode centres (red)"
-    fig.suptitle(title if len(datasets) > 1 else title.replace(" over ", "\nover "), fontsize=10)
-    fig.tight_layout()
+    if radii:
+        title += "; shaded: high-quality radius"
+    fig.suptitle(title if len(datasets) > 1 else title.replace(" over ", "\nover ").replace("; ", ";\n"),
+                 fontsize=10)
     return _save(fig, path)
 
 

@@ -106,6 +106,19 @@ def _mog_centers(dataset: str) -> np.ndarray | None:
     return ds.centers if isinstance(ds, MixtureOfGaussians) else None
 
 
+def _hq_radii(centers: dict[str, np.ndarray]) -> dict[str, float]:
+    """The high-quality radius (in data units) of each 2-d mixture, as ganbench.metrics.modes counts it."""
+    from ganbench.data import get_dataset
+    from ganbench.metrics.modes import hq_radius
+
+    out = {}
+    for name, c in centers.items():
+        sigma = getattr(get_dataset(name), "sigma", None)
+        if sigma is not None and c.shape[1] == 2:
+            out[name] = float(hq_radius(2) * sigma)
+    return out
+
+
 def write_plots(out: Path, records: list[ResultRecord], roots: Iterable[Path]) -> dict[str, Any]:
     """All plots; returns {"mog_plot": path?, "curves": {dataset: path}, "pr": path?, "samples": {...},
     "run_images": [(label, path)]}."""
@@ -131,7 +144,7 @@ def write_plots(out: Path, records: list[ResultRecord], roots: Iterable[Path]) -
                 panels[(model, dataset)] = x
     centers = {k: v for k, v in centers.items() if v is not None}
     if panels:
-        res["mog_plot"] = plots.mog_grid(panels, centers, out / "mog_samples.png")
+        res["mog_plot"] = plots.mog_grid(panels, centers, out / "mog_samples.png", radii=_hq_radii(centers))
     return res
 
 

@@ -41,3 +41,26 @@ def test_terminal_table_wraps_to_the_width_and_files_keep_the_full_table():
     md = tables.markdown_table(recs)
     assert max(map(len, md.splitlines())) > 70 and md.count("dcgan") == 1  # the file's table is not wrapped
     assert len(tables.terminal_table(recs, width=1000).splitlines()) == 5  # heading, header, rule, 2 models
+
+
+def test_mog_plot_title_clear_of_panel_titles_and_hq_radius_drawn(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ganbench.report import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
+    c = np.array([[np.cos(a), np.sin(a)] for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)])
+    x = np.random.default_rng(0).normal(size=(100, 2))
+    plots.mog_grid({("gan", "ring"): x, ("wgan", "ring"): x}, {"ring": c}, tmp_path / "m.png", radii={"ring": 0.034})
+    fig = figs[0]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    sup = fig._suptitle.get_window_extent(r)
+    for ax in fig.axes:
+        assert not sup.overlaps(ax.title.get_window_extent(r)), "figure title overlaps a panel title"
+    circles = [p for p in fig.axes[0].patches if isinstance(p, plt.Circle)]
+    assert len(circles) == 8 and all(p.radius == 0.034 for p in circles)
+    assert "HQ r=0.034" in fig.axes[0].get_title()
+    plt.close(fig)
