@@ -181,7 +181,7 @@ def default_budget_steps(name: str) -> str:
     defaults = _read_toml(_recipe_dir() / "_defaults.toml")
     budgets = [_deep_merge(defaults, _read_toml(p)).get("budgets", {}) for p in _recipe_paths()]
     parts = []
-    for modality in MODALITIES:
+    for modality in ("vector", "image"):
         steps = sorted({b.get(modality, {}).get(name, {}).get("steps", 0) for b in budgets} - {0})
         if steps:
             span = str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
