@@ -33,11 +33,11 @@ class BudgetInfo:
 
 BUDGET_INFO = {
     "smoke": BudgetInfo("check that everything runs (tests, CI); numbers mean nothing",
-                        "vector about 5 s, image about 30 s CPU time"),
+                        "vector about 15 s CPU, image (28x28) about 55 s CPU, start-up included"),
     "cpu": BudgetInfo("a first signal on a laptop: mixtures reach their modes, images take shape",
-                      "vector about 1 min, image (28x28) about 5-10 min"),
+                      "vector about 30 s CPU; image (28x28) 10-13 min wall, 2 runs at a time"),
     "paper": BudgetInfo("the published budget: 100k generator steps, 50k samples (docs/reference.md section 3)",
-                        "days for images (a GPU job); vector about 1 h"),
+                        "images: days (a GPU job); vector: about 50x the cpu budget"),
 }
 for _name, _info in BUDGET_INFO.items():
     BUDGETS.register(_name, _info, help=_info.purpose)
