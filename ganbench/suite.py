@@ -36,6 +36,7 @@ class RunOutcome:
     wall_s: float
     error: str | None = None
     skipped: bool = False
+    bug: bool = False  # the error is an unexpected exception, not a user error
 
 
 def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
@@ -76,7 +77,7 @@ def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
         return RunOutcome(cfg, [], time.perf_counter() - t0, error=str(e))
     except Exception as e:  # a bug in one run must not lose the others; keep the traceback
         tb = traceback.format_exc(limit=6)
-        return RunOutcome(cfg, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}")
+        return RunOutcome(cfg, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}", bug=True)
 
 
 def default_workers(device: str) -> int:
@@ -101,7 +102,10 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
     else:
         quiet = [dataclasses.replace(c, progress=False) for c in cfgs]
         ctx = mp.get_context("spawn")  # fork after torch threads start is unsafe
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        from ganbench.rundir import die_with_parent  # no orphan outlives a killed suite
+
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
+                                    initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(run_one, c, 1): c for c in quiet}
             for fut in cf.as_completed(futures):
                 c = futures[fut]
