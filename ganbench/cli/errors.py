@@ -101,12 +101,11 @@ def run_guarded(invoke, argv: list[str]) -> int:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BrokenPipeError:
         return 1
-    except MemoryError as e:
+    except MemoryError:
         if debug:
             raise
         click.echo("ganbench: error: out of memory; use fewer samples (-n, --n-real) or a smaller "
                    "--batch-size", err=True)
-        del e
         return EXIT_USER
     except Exception as e:
         if debug:

@@ -259,3 +259,38 @@ def test_torn_line_is_reported_at_its_real_line_number(tmp_path, capsys):
     assert not (tmp_path / "rep" / "table.md").exists()
     with pytest.raises(Exception, match="line 3"):
         read_records([p])
+
+
+def _records_file(tmp_path, torn_line=None):
+    p = tmp_path / "r.jsonl"
+    p.write_text("".join(_rec(s).to_json() + "\n" for s in (10, 20, 30, 40)))
+    if torn_line:
+        lines = p.read_text().splitlines()
+        lines[torn_line - 1] = lines[torn_line - 1][:30]
+        p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_check_reports_a_torn_line_at_its_number(tmp_path, capsys):
+    good, bad = _records_file(tmp_path), tmp_path / "bad.jsonl"
+    lines = good.read_text().splitlines()
+    bad.write_text("\n".join([*lines[:3], lines[3][:30]]) + "\n")
+    judge(run_cli(capsys, "check", bad, "--baseline", good), 2, "line 4")
+
+
+def test_check_junit_under_a_file_fails_before_work(tmp_path, capsys):
+    p = _records_file(tmp_path)
+    (tmp_path / "f").write_text("x")
+    judge(run_cli(capsys, "check", p, "--baseline", p, "--junit", tmp_path / "f" / "j.xml"), 2, "--junit")
+
+
+def test_report_out_under_a_file(tmp_path, capsys):
+    p = _records_file(tmp_path)
+    (tmp_path / "f").write_text("x")
+    judge(run_cli(capsys, "report", p, "--out", tmp_path / "f" / "rep"), 2, "--out")
+    assert (tmp_path / "f").read_text() == "x"
+
+
+def test_mixture_checkpoint_is_not_an_image_generator(finished, tmp_path, capsys):
+    judge(run_cli(capsys, "eval", finished / "gan" / "ring" / "seed0" / "checkpoint.pt", "--ref", "digits32"), 2,
+          "vector run")
