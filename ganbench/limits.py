@@ -11,8 +11,8 @@ import os
 
 from ganbench.errors import GanbenchError
 
-MAX_IMAGE_PIXELS = int(os.environ.get("GANBENCH_MAX_IMAGE_PIXELS", 4096 * 4096))
-MAX_MEMBER_BYTES = int(os.environ.get("GANBENCH_MAX_ZIP_MEMBER_BYTES", 256 << 20))
+MAX_IMAGE_PIXELS = int(os.environ.get("GANBENCH_MAX_IMAGE_PIXELS") or 4096 * 4096)
+MAX_MEMBER_BYTES = int(os.environ.get("GANBENCH_MAX_ZIP_MEMBER_BYTES") or 256 << 20)
 
 
 def available_memory() -> int | None:

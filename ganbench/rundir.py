@@ -72,7 +72,7 @@ class RunDirLock:
         self._fd: int | None = None
         self.took_over: dict | None = None  # the dead owner whose lock was taken over
 
-    def acquire(self) -> "RunDirLock":
+    def acquire(self) -> RunDirLock:
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ class RunDirLock:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
 
-    def __enter__(self) -> "RunDirLock":
+    def __enter__(self) -> RunDirLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

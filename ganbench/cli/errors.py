@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
 import tempfile
 import traceback
 from pathlib import Path

@@ -13,9 +13,9 @@ import zipfile
 
 import numpy as np
 import pytest
+from _harness import EXT, images, judge, run_cli, save_pngs
 from PIL import Image
 
-from _harness import EXT, images, judge, run_cli, save_pngs
 from ganbench.records import read_records
 
 # --------------------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ import json
 import os
 import pickle
 import shutil
+from pathlib import Path
 
 import pytest
-
 from _harness import judge, run_cli, snapshot
+
 from ganbench.records import ResultRecord, append_record, read_records
 
 RUN = ["run", "-m", "gan", "-d", "ring", "--seeds", "0,1", "-b", "smoke", "--steps", "20", "--eval-every", "10",
@@ -211,7 +212,8 @@ def test_unexpected_exception_is_one_line_and_a_log(tmp_path, capsys, monkeypatc
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
     (line,) = judge(run_cli(capsys, *RUN, "--out", tmp_path / "x"), 1, "ZeroDivisionError")
     log = line.split("traceback in ")[1].split(")")[0]
-    assert "Traceback" in open(log).read() and "a bug" in open(log).read()
+    text = Path(log).read_text()
+    assert "Traceback" in text and "a bug" in text
 
 
 @pytest.mark.parametrize("command", ["run", "eval"])
