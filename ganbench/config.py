@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -145,8 +146,63 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
     data.setdefault("name", p.stem)
     merged = _deep_merge(_read_toml(_recipe_dir() / "_defaults.toml"), data)
     if overrides:
+        check_overrides(overrides)
         merged = _deep_merge(merged, overrides)
     return Recipe.from_dict(merged)
+
+
+def _leaf_types(d: dict[str, Any], prefix: str, out: dict[str, set[type]]) -> None:
+    for k, v in d.items():
+        path = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.setdefault(path, set()).add(dict)
+            _leaf_types(v, path + ".", out)
+        else:
+            out.setdefault(path, set()).add(type(v))
+
+
+@functools.lru_cache(maxsize=1)
+def recipe_schema() -> dict[str, frozenset[type]]:
+    """Every key path any shipped recipe sets (merged with the defaults), with its value types."""
+    defaults = _read_toml(_recipe_dir() / "_defaults.toml")
+    out: dict[str, set[type]] = {}
+    _leaf_types(defaults, "", out)
+    for path in sorted(_recipe_dir().glob("*.toml")):
+        _leaf_types(_deep_merge(defaults, _read_toml(path)), "", out)
+    for f in dataclasses.fields(Recipe):
+        out.setdefault(f.name, {dict} if f.name in ("penalty", "n_dis_warmup") else {str})
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _type_ok(value: Any, types: frozenset[type]) -> bool:
+    if isinstance(value, bool) or bool in types:
+        return isinstance(value, bool) and bool in types
+    if isinstance(value, int) and (int in types or float in types):
+        return True
+    return any(isinstance(value, t) for t in types if t is not dict)
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", list: "a list", bool: "true or false",
+               dict: "a table"}
+
+
+def check_overrides(overrides: dict[str, Any], prefix: str = "") -> None:
+    """Every ``--set`` key must be one a recipe has (did-you-mean otherwise), with a value of its type."""
+    import difflib
+
+    schema = recipe_schema()
+    for k, v in overrides.items():
+        path = f"{prefix}{k}"
+        types = schema.get(path)
+        if types is None:
+            near = difflib.get_close_matches(path, list(schema), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            raise GanbenchError(f"--set {path}: no such recipe key{hint}")
+        if isinstance(v, dict) and dict in types:
+            check_overrides(v, path + ".")
+        elif not _type_ok(v, types):
+            want = " or ".join(sorted({_TYPE_WORDS.get(t, t.__name__) for t in types}))
+            raise GanbenchError(f"--set {path}={json.dumps(v) if not isinstance(v, str) else v}: expected {want}")
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -227,8 +283,12 @@ class RunConfig:
         if unknown:
             raise GanbenchError(f"unknown budget fields {sorted(unknown)}")
         b = dataclasses.replace(b, **over)
-        if b.steps < 1 or b.batch_size < 1:
-            raise GanbenchError(f"budget {b.name!r}: steps and batch_size must be positive")
+        for name in ("steps", "batch_size", "checkpoint_every", "n_eval", "n_real"):
+            v = getattr(b, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise GanbenchError(f"budget {b.name!r}: {name} must be a positive integer, got {v!r}")
+        if isinstance(b.eval_every, bool) or not isinstance(b.eval_every, int) or b.eval_every < 0:
+            raise GanbenchError(f"budget {b.name!r}: eval_every must be an integer >= 0, got {b.eval_every!r}")
         return b
 
     def run_dir(self) -> Path:

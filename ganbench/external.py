@@ -119,11 +119,13 @@ class ExternalGenerator(nn.Module):
     """``inner(z[, y])`` in ``output_range`` -> ganbench images in [-1, 1], NCHW."""
 
     def __init__(self, inner: Callable[..., torch.Tensor], z_dim: int, num_classes: int = 0,
-                 output_range: str | tuple[float, float] = "-1,1") -> None:
+                 output_range: str | tuple[float, float] | None = "-1,1") -> None:
         super().__init__()
         self.inner = inner  # an nn.Module (also TorchScript) registers as a submodule: eval() reaches it
         self.z_dim, self.num_classes = int(z_dim), int(num_classes)
-        self.lo, self.hi = parse_output_range(output_range)
+        # None: [-1, 1] assumed, not stated by the user, so the first batch is checked against it.
+        self.range_stated = output_range is not None
+        self.lo, self.hi = parse_output_range(output_range if output_range is not None else "-1,1")
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         try:
@@ -143,7 +145,8 @@ class ExternalGenerator(nn.Module):
             raise GanbenchError(f"the generator returned shape {tuple(out.shape)}; expected images N,C,H,W")
         if out.shape[1] not in (1, 3) and out.shape[-1] in (1, 3):
             out = out.permute(0, 3, 1, 2)  # channels-last output
-        lo, hi = (0.0, 255.0) if out.dtype == torch.uint8 else (self.lo, self.hi)
+        is_uint8 = out.dtype == torch.uint8
+        lo, hi = (0.0, 255.0) if is_uint8 else (self.lo, self.hi)
         out = out.float()
         if not torch.isfinite(out).all():
             raise GanbenchError("the generator produced NaN or infinite values")
@@ -154,6 +157,12 @@ class ExternalGenerator(nn.Module):
             raise GanbenchError(
                 f"generator outputs lie in [{vmin:.3g}, {vmax:.3g}], which does not fit --output-range "
                 f"{lo:g},{hi:g}; pass the range the network produces (-1,1 | 0,1 | 0,255)")
+        if not self.range_stated and not is_uint8 and vmin >= 0 and out.numel() >= 64:
+            # Images in [-1, 1] have dark pixels below 0; none at all means another scale.
+            raise GanbenchError(
+                f"generator outputs lie in [{vmin:.3g}, {vmax:.3g}], not the assumed [-1, 1]; pass --output-range "
+                f"{'0,1' if vmax <= 1 else '0,255'} (or --output-range -1,1 if that is really its range)")
+        self.range_stated = True  # checked once: later batches may legitimately lack dark pixels
         return (out - lo) * (2.0 / width) - 1.0
 
 
@@ -349,7 +358,7 @@ def _import_entry_point(spec: str) -> Any:
 
 
 def load_generator(spec: str | os.PathLike, arch: str | None = None, z_dim: int | None = None,
-                   num_classes: int | None = None, output_range: str = "-1,1", *,
+                   num_classes: int | None = None, output_range: str | None = "-1,1", *,
                    shape: tuple[int, ...] | str | None = None, arch_options: dict[str, Any] | None = None,
                    device: str | torch.device = "cpu") -> LoadedGenerator:
     """Load any external generator (see the module docstring); never unpickles code."""
@@ -359,7 +368,8 @@ def load_generator(spec: str | os.PathLike, arch: str | None = None, z_dim: int 
     shape = parse_shape(shape)
     if kind == "samples":
         raise GanbenchError(f"{s} is an image set, not a generator")
-    prov: dict[str, Any] = {"target": s, "target_kind": kind}
+    prov: dict[str, Any] = {"target": s, "target_kind": kind,
+                            "output_range": output_range if output_range is not None else "-1,1 (assumed, checked)"}
     if kind != "entry-point":
         prov["target_sha256"] = _sha256(path)
     name = path.name if kind != "entry-point" else s

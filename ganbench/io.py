@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from ganbench import faults
+
 
 def cache_root() -> Path:
     """``$GANBENCH_CACHE`` or ``~/.cache/ganbench``; never inside the installed package."""
@@ -58,6 +60,7 @@ def atomic_open(dest: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Binar
             yield f
             f.flush()
             os.fsync(f.fileno())
+        faults.point("atomic-write")  # the tests' kill -9 before the rename
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ganbench import __version__
+from ganbench import __version__, faults
 from ganbench.errors import GanbenchError
 
 SCHEMA_VERSION = 1
@@ -57,14 +57,80 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"cannot serialise {type(o).__name__}")
 
 
-def append_record(path: str | Path, rec: ResultRecord) -> None:
-    """Append one line and flush, so a crash later loses nothing already computed."""
+def dedupe_key(d: dict[str, Any]) -> tuple:
+    """What makes a record the same computation: (model, dataset, seed, step, kind) and which metrics
+    it holds (the final evaluation and the memorisation check share a step)."""
+    return (d.get("model"), d.get("dataset"), d.get("seed"), d.get("step"), d.get("kind", "train-eval"),
+            tuple(sorted(d.get("metrics") or {})))
+
+
+def _last_line_info(path: Path) -> tuple[int, bool]:
+    """(number of lines, whether the file ends without a newline, i.e. a torn last line)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1), bool(data) and not data.endswith(b"\n")
+
+
+def cut_torn_tail(path: str | Path) -> tuple[int, int] | None:
+    """Truncate a JSONL file after its last complete line; (torn line number, bytes cut) or None."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(rec.to_json() + "\n")
+    with open(path, "rb+") as f:
+        data = f.read()
+        if not data or data.endswith(b"\n"):
+            return None
+        keep = data.rfind(b"\n") + 1
+        f.truncate(keep)
         f.flush()
         os.fsync(f.fileno())
+    return data[:keep].count(b"\n") + 1, len(data) - keep
+
+
+def check_appendable(path: str | Path) -> None:
+    """Refuse a JSONL file whose last line is torn: a new line would be glued onto it."""
+    path = Path(path)
+    if not path.is_file() or not path.stat().st_size:
+        return
+    n_lines, torn = _last_line_info(path)
+    if torn:
+        raise GanbenchError(f"{path}: line {n_lines} is torn (the file does not end with a newline); "
+                            "repair or remove that line, or write to another file")
+
+
+def append_record(path: str | Path, rec: ResultRecord, key: Any = dedupe_key) -> bool:
+    """Append one line and fsync, unless a record with the same ``key`` is already there.
+
+    Idempotent, so a resumed run or a retried write never duplicates a line. A file whose last
+    line is torn is refused, never glued onto. Returns whether a line was written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = rec.to_json()
+    if path.exists() and path.stat().st_size:
+        check_appendable(path)
+        want = key(json.loads(line))
+        if any(key(r.__dict__) == want for r in read_records([path])):
+            return False
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line[: len(line) // 2])
+        f.flush()
+        faults.point("append")  # the tests' kill -9 in mid-line
+        f.write(line[len(line) // 2:] + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return True
+
+
+def _parse_jsonl(p: Path, text: str) -> list[Any]:
+    items = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            torn = " (a torn line: an interrupted write)" if i == text.count("\n") + 1 else ""
+            raise GanbenchError(f"{p}: not valid JSON/JSONL ({e.msg} at line {i}{torn})") from None
+    return items
 
 
 def read_records(paths: Iterable[str | Path]) -> list[ResultRecord]:
@@ -79,14 +145,17 @@ def read_records(paths: Iterable[str | Path]) -> list[ResultRecord]:
             p = p / "records.jsonl"
         if not p.exists():
             raise GanbenchError(f"no records at {p}")
-        text = p.read_text(encoding="utf-8")
         try:
-            if text.lstrip().startswith("["):
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise GanbenchError(f"{p}: cannot read records ({e})") from None
+        if text.lstrip().startswith("["):
+            try:
                 items = json.loads(text)
-            else:
-                items = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as e:
-            raise GanbenchError(f"{p}: not valid JSON/JSONL ({e.msg} at line {e.lineno})") from None
+            except json.JSONDecodeError as e:
+                raise GanbenchError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        else:
+            items = _parse_jsonl(p, text)
         for d in items:
             if not isinstance(d, dict):
                 raise GanbenchError(f"{p}: expected JSON objects, got {type(d).__name__}")

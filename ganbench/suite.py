@@ -37,6 +37,7 @@ class RunOutcome:
     wall_s: float
     error: str | None = None
     skipped: bool = False
+    bug: bool = False  # the error is an unexpected exception, not a user error
 
 
 def run_key(cfg: RunConfig) -> str:
@@ -95,7 +96,7 @@ def run_one(cfg: RunConfig, threads: int | None = None, progress_queue: Any = No
         return RunOutcome(cfg, [], time.perf_counter() - t0, error=str(e))
     except Exception as e:  # a bug in one run must not lose the others; keep the traceback
         tb = traceback.format_exc(limit=6)
-        return RunOutcome(cfg, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}")
+        return RunOutcome(cfg, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}", bug=True)
     finally:
         if trainer is not None:
             trainer.monitor.close()  # flushes TensorBoard even when the run failed
@@ -107,6 +108,22 @@ def _memorization(evaluator: Any, result: Any, budget: Any) -> tuple[dict[str, f
     if n_train <= 0:
         return {}, {"metrics": ["memorization"], "memorization_skipped": f"budget {budget.name!r} skips it"}
     return evaluator.memorization(result.generator, result.run_dir / NN_GRID, n_train=n_train)
+
+
+_WORKER_QUEUE: Any = None
+
+
+def _init_worker(parent_pid: int, progress_queue: Any) -> None:
+    """Pool worker set-up: die with the suite's process (no orphans), report progress to its display."""
+    global _WORKER_QUEUE
+    from ganbench.rundir import die_with_parent
+
+    die_with_parent(parent_pid)
+    _WORKER_QUEUE = progress_queue
+
+
+def _run_in_worker(cfg: RunConfig) -> RunOutcome:
+    return run_one(cfg, 1, _WORKER_QUEUE)
 
 
 def default_workers(device: str) -> int:
@@ -136,10 +153,13 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
                 finished(run_one(c, None, q))
     else:
         ctx = mp.get_context("spawn")  # fork after torch threads start is unsafe
-        with ctx.Manager() as manager, cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            q = manager.Queue()
+        # A plain queue inherited at start-up, not a Manager: a manager's server process would
+        # outlive a killed suite, while pool workers die with it (die_with_parent).
+        q = ctx.Queue()
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                    initargs=(os.getpid(), q)) as pool:
             with display.listen(q):
-                futures = [pool.submit(run_one, c, 1, q) for c in quiet]
+                futures = [pool.submit(_run_in_worker, c) for c in quiet]
                 for fut in cf.as_completed(futures):
                     finished(fut.result())
     display.close()

@@ -68,6 +68,19 @@ class TrainResult:
     finished: bool = True
 
 
+def _flat(v: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(v, dict):
+        return {k2: x for k, sub in v.items() for k2, x in _flat(sub, f"{prefix}{k}.").items()}
+    return {prefix.rstrip("."): list(v) if isinstance(v, tuple) else v}
+
+
+def _diff_detail(key: str, old: Any, new: Any) -> str:
+    a, b = _flat(old, key + "."), _flat(new, key + ".")
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return ", ".join(f"{k} (checkpoint {a.get(k)!r}, now {b.get(k)!r})" for k in keys[:3]) + \
+        (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
 class Trainer:
     """Owns the loop and the budget; the objective owns the loss terms (docs/design.md convention 7)."""
 
@@ -125,9 +138,7 @@ class Trainer:
 
     def restore(self, path: Path) -> None:
         ck = load_checkpoint(path)
-        if ck.get("recipe") != self.recipe.to_dict():
-            raise GanbenchError(f"{path}: checkpoint was trained with a different recipe; "
-                                f"use another --out or drop --resume")
+        self.check_identity(ck, path)
         self.g.load_state_dict(ck["generator"])
         self.d.load_state_dict(ck["discriminator"])
         self.opt_g.load_state_dict(ck["opt_g"])
@@ -135,6 +146,21 @@ class Trainer:
         self.gen.set_state(ck["rng"]["train"])
         torch.set_rng_state(ck["rng"]["torch"])
         self.step = int(ck["step"])
+
+    def identity(self) -> dict[str, Any]:
+        """What a checkpoint must match to be resumed: the run's whole identity."""
+        return {"model": self.cfg.model, "dataset": self.cfg.dataset, "seed": self.cfg.seed,
+                "dataset_identity": self.dataset.identity(), "budget": self.budget.__dict__,
+                "recipe": self.recipe.to_dict()}
+
+    def check_identity(self, ck: dict[str, Any], path: Path) -> None:
+        run = ck.get("run") if isinstance(ck.get("run"), dict) else {}
+        stored = {**run, "recipe": ck.get("recipe")}
+        diff = [k for k, v in self.identity().items() if _flat(stored.get(k)) != _flat(v)]
+        if diff:
+            parts = [_diff_detail(k, stored.get(k), self.identity()[k]) for k in diff]
+            raise GanbenchError(f"{path}: cannot resume, the checkpoint differs in {'; '.join(parts)}; "
+                                "use the original options or another --out")
 
     # -- one generator step --------------------------------------------------------------------
     def _d_scores(self, x: torch.Tensor, y: torch.Tensor | None):

@@ -6,10 +6,8 @@ import importlib
 import importlib.util
 import sys
 
-import click
 
 from ganbench.cli.app import cli
-from ganbench.errors import GanbenchError
 
 _COMMANDS = ("listing", "run", "eval", "check", "report", "data")
 for _name in _COMMANDS:
@@ -18,25 +16,12 @@ for _name in _COMMANDS:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and a non-zero exit, never a traceback."""
-    try:
-        cli.main(args=argv, prog_name="ganbench", standalone_mode=False)
-    except GanbenchError as e:
-        click.echo(f"ganbench: error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        click.echo("ganbench: interrupted; finished work is on disk, continue with --resume --out DIR", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("ganbench: interrupted; finished work is on disk, continue with --resume --out DIR", err=True)
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except BrokenPipeError:
-        sys.exit(1)
+    """Entry point: one line and exit 2 for user errors, one line and a log file for bugs (exit 1)."""
+    from ganbench.cli.errors import run_guarded
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    code = run_guarded(lambda a: cli.main(args=a, prog_name="ganbench", standalone_mode=False), args)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

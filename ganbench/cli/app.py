@@ -16,7 +16,10 @@ MODE_CHOICES = ("legacy-tf", "clean", "legacy-pytorch")
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ganbench")
 def cli() -> None:
-    """ganbench: train reference GAN baselines under fixed budgets and score any generator."""
+    """ganbench: train reference GAN baselines under fixed budgets and score any generator.
+
+    Errors are one line; add --debug to any command for the full traceback.
+    """
 
 
 def parse_int_list(spec: str, what: str) -> list[int]:

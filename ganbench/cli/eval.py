@@ -37,14 +37,35 @@ def _parse_arch_opts(items: tuple[str, ...]) -> dict[str, Any]:
     return opts
 
 
-def _write_json(path: Path, rec: Any) -> None:
+def _write_json(path: Path, rec: Any) -> bool:
+    """Write the record; False when a .jsonl already holds the same evaluation (same key and protocol)."""
     from ganbench.io import atomic_write_text
-    from ganbench.records import append_record
+    from ganbench.records import ResultRecord, append_record
 
     if path.suffix.lower() == ".jsonl":
-        append_record(path, rec)
-        return
+        return append_record(path, rec, key=lambda d: ResultRecord.from_dict(d).key())
     atomic_write_text(path, json.dumps([json.loads(rec.to_json())], indent=1, sort_keys=True) + "\n")
+    return True
+
+
+def _check_outputs(json_out: Path | None, save_samples: Path | None) -> None:
+    """Every output path is checked before minutes of features are computed and then lost."""
+    from ganbench.records import check_appendable
+    from ganbench.rundir import check_output_file
+
+    check_output_file(json_out, "--json")
+    check_output_file(save_samples, "--save-samples")
+    if json_out is not None and json_out.suffix.lower() == ".jsonl":
+        check_appendable(json_out)
+
+
+def _check_generator_memory(n: int, n_real: int | None, z_dim: int, shape: tuple, keep: bool) -> None:
+    from ganbench.limits import check_memory
+
+    # Latents (float32) and features (pool3 2048 + logits 1008, float32) per generated sample;
+    # the generated images too when they are kept for --save-samples; reference features likewise.
+    per = 4 * (z_dim + 2048 + 1008) + (int(np.prod(shape)) if keep and len(shape) == 3 else 0)
+    check_memory(n * per + (n_real or n) * 4 * (2048 + 1008), f"-n {n}")
 
 
 def _fmt(v: float | None) -> str:
@@ -147,8 +168,9 @@ def _estimate(fake: Any, reference: Any, n: int | None, n_real: int | None, ext:
 @click.option("--z-dim", type=int, default=None, help="Latent size (when the generator does not say).")
 @click.option("--num-classes", type=int, default=None, help="Classes of a conditional generator (0: none).")
 @click.option("--shape", default=None, help="Image shape C,H,W for --arch [default: the reference's].")
-@click.option("--output-range", default="-1,1", show_default=True,
-              help="What the generator outputs: -1,1 | 0,1 | 0,255.")
+@click.option("--output-range", default=None,
+              help="What the generator outputs: -1,1 | 0,1 | 0,255 [default: -1,1, checked on the first batch: "
+                   "outputs with no negative value are refused until you state the range].")
 @click.option("--save-samples", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the evaluated generated images as a uint8 NCHW .npz (key 'x').")
 @click.option("--name", default=None, help="Model name in the record [default: the target's file name].")
@@ -159,7 +181,7 @@ def _estimate(fake: Any, reference: Any, n: int | None, n_real: int | None, ext:
 def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: int | None, split: str, mode: str | None,
              inception_weights: str | None, features: str, batch_size: int, seed: int, n_boot: int,
              json_out: Path | None, arch: str | None, arch_opts: tuple[str, ...], z_dim: int | None,
-             num_classes: int | None, shape: str | None, output_range: str, save_samples: Path | None,
+             num_classes: int | None, shape: str | None, output_range: str | None, save_samples: Path | None,
              name: str | None, data_dir: str | None, device: str, no_cache: bool, quiet: bool) -> None:
     """Score TARGET against REF with FID, KID, IS, precision/recall and density/coverage; print the
     metrics and their protocol; optionally write a record (--json).
@@ -193,7 +215,9 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
         raise GanbenchError(f"-n must be at least 2, got {n}")
     if n_real is not None and n_real < 2:
         raise GanbenchError(f"--n-real must be at least 2, got {n_real}")
-    external.parse_output_range(output_range)
+    if output_range is not None:
+        external.parse_output_range(output_range)
+    _check_outputs(json_out, save_samples)
     opts = _parse_arch_opts(arch_opts)
     dev = pick_device(None if device == "auto" else device)
     if dev.type == "cuda":
@@ -236,6 +260,7 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
                                                  shape=shape or ref_shape, arch_options=opts, device=dev)
             fake = loaded.generator
             n = n if n is not None else _default_n(dev)
+            _check_generator_memory(n, n_real, fake.z_dim, ref_shape, save_samples is not None)
             model, step = loaded.name, loaded.step
             rec_seed = loaded.seed if loaded.seed is not None else seed
             prov = dict(loaded.provenance)
@@ -256,8 +281,10 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
 
     protocol["ref"] = str(ref)
     if save_samples is not None and kept:
-        save_samples.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(save_samples, x=np.concatenate(kept))
+        from ganbench.io import atomic_open
+
+        with atomic_open(save_samples) as f:
+            np.savez_compressed(f, x=np.concatenate(kept))
     dataset_name = str(ref) if not Path(str(ref)).exists() else Path(str(ref)).name
     rec = ResultRecord(model=name or model, dataset=dataset_name, seed=int(rec_seed), step=int(step),
                        metrics=finite_metrics(values), protocol=protocol,
@@ -267,6 +294,6 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
     click.echo(f"ganbench eval: {rec.model} vs {rec.dataset} (step {rec.step})")
     click.echo(format_results(values, protocol))
     if json_out is not None:
-        _write_json(json_out, rec)
-        click.echo(f"\nrecord: {json_out}")
+        wrote = _write_json(json_out, rec)
+        click.echo(f"\nrecord: {json_out}" + ("" if wrote else " (already there with this protocol; not repeated)"))
     click.echo(f"wall time {time.perf_counter() - t0:.1f} s", err=True)

@@ -28,7 +28,11 @@ def report_cmd(inputs: tuple[str, ...], out: Path | None, formats: str, interval
     from ganbench.records import read_records
     from ganbench.report.write import parse_formats, write_run_report
 
+    from ganbench.rundir import check_output_dir
+
     fmts = parse_formats(formats)
+    if out is not None:
+        check_output_dir(out)
     paths = [Path(p) for p in inputs]
     records = read_records(paths)
     if not records:

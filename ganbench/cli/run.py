@@ -90,18 +90,19 @@ def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | Non
             eval_every: int | None, checkpoint_every: int | None, sets: tuple[str, ...], features: str | None,
             mode: str | None, bootstrap: int | None, inception_weights: str | None, tensorboard: bool, quiet: bool) -> None:
     """Train and evaluate MODELS x DATASETS x SEEDS; with no options, the default mixture suite."""
-    from ganbench.report.write import write_run_report
-    from ganbench.suite import run_suite, write_records
+    from ganbench.rundir import check_output_dir
 
-    # Validate every name before any work starts: a typo costs nothing.
+    # Validate every name, number and path before any work starts: a typo costs nothing.
     model_list = MODELS.parse_list(models)
     dataset_list = _check_datasets(datasets)
     seed_list = parse_int_list(seeds, "--seeds")
     BUDGETS.get(budget)
+    _check_counts({"--workers": workers, "--steps": steps, "--batch-size": batch_size,
+                   "--checkpoint-every": checkpoint_every}, {"--eval-every": eval_every, "--bootstrap": bootstrap})
     eval_options = _eval_options(features, mode, bootstrap, inception_weights)
     if resume and out is None:
         raise GanbenchError("--resume needs --out DIR, the directory of the run to continue")
-    out = out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = check_output_dir(out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
     base = RunConfig(model=model_list[0], dataset=dataset_list[0], budget=budget, out_dir=out, data_dir=data_dir,
                      device=device, resume=resume, progress=not quiet, tensorboard=tensorboard, recipe_overrides=parse_overrides(sets),
                      budget_overrides={"steps": steps, "batch_size": batch_size, "eval_every": eval_every,
@@ -112,22 +113,68 @@ def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | Non
     from ganbench.data import get_dataset
     for d in dataset_list:  # a missing dataset fails here, before any output is written
         get_dataset(d, data_dir)
+    if not resume:  # a finished or interrupted run is never overwritten: say so before any work
+        from ganbench.train import CHECKPOINT
 
-    t0 = time.perf_counter()
-    click.echo(f"ganbench run: {len(model_list)} models x {len(dataset_list)} datasets x {len(seed_list)} seeds, "
-               f"budget {budget!r} -> {out}", err=True)
-    if not quiet:
-        _print_estimate(base, model_list, dataset_list, seed_list, workers)
-    records, outcomes = run_suite(model_list, dataset_list, seed_list, base, workers)
-    wall = time.perf_counter() - t0
-    write_records(records, out / "records.jsonl")
-    failed = [o for o in outcomes if o.error]
-    written = write_run_report(out, records, wall_s=wall)
+        dirs = [dataclasses.replace(base, model=m, dataset=d, seed=s).run_dir()
+                for m in model_list for d in dataset_list for s in seed_list]
+        taken = [p for p in dirs if (p / CHECKPOINT).exists()]
+        if taken:
+            raise GanbenchError(f"{taken[0]} already holds a run ({len(taken)} of the runs do); pass --resume to "
+                                "continue them or choose another --out")
+    _run_locked(out, model_list, dataset_list, seed_list, base, workers)
+
+
+def _check_counts(positive: dict[str, int | None], non_negative: dict[str, int | None]) -> None:
+    for flag, v in positive.items():
+        if v is not None and v < 1:
+            raise GanbenchError(f"{flag} must be >= 1, got {v}")
+    for flag, v in non_negative.items():
+        if v is not None and v < 0:
+            raise GanbenchError(f"{flag} must be >= 0, got {v}")
+
+
+def _run_locked(out: Path, model_list: list[str], dataset_list: list[str], seed_list: list[int],
+                base: RunConfig, workers: int | None) -> None:
+    """Own ``out``, train, then rebuild the summaries from every per-run record, only on success."""
+    from ganbench.report.write import write_run_report
+    from ganbench.rundir import RunDirLock, collect_run_records, repair_run_records
+    from ganbench.suite import run_suite, write_records
+
+    with RunDirLock(out) as lock:
+        if lock.took_over:
+            click.echo(f"ganbench: took over the lock of pid {lock.took_over.get('pid')}, which has ended", err=True)
+        for note in repair_run_records(out) if base.resume else []:
+            click.echo(f"ganbench: warning: {note}", err=True)
+        t0 = time.perf_counter()
+        click.echo(f"ganbench run: {len(model_list)} models x {len(dataset_list)} datasets x {len(seed_list)} "
+                   f"seeds, budget {base.budget!r} -> {out}", err=True)
+        if base.progress:
+            _print_estimate(base, model_list, dataset_list, seed_list, workers)
+        _, outcomes = run_suite(model_list, dataset_list, seed_list, base, workers)
+        wall = time.perf_counter() - t0
+        failed = [o for o in outcomes if o.error]
+        if failed:
+            raise _suite_failure(out, failed, len(outcomes))
+        records = collect_run_records(out)
+        write_records(records, out / "records.jsonl")
+        written = write_run_report(out, records, wall_s=wall)
     click.echo(written["table_text"])
     click.echo(f"\nwall time {wall:.1f} s; results in {out}/: records.jsonl, table.md"
                + (f", {Path(written['report']).name}" if "report" in written else ""))
-    if failed:
-        for o in failed:
-            first = o.error.splitlines()[0] if o.error else ""
-            click.echo(f"ganbench: error: {o.cfg.model}/{o.cfg.dataset}/seed{o.cfg.seed}: {first}", err=True)
-        raise SystemExit(1)
+
+
+def _suite_failure(out: Path, failed: list, total: int) -> GanbenchError:
+    """One line for failed runs; every message goes to a log file beside the runs."""
+    from ganbench.io import atomic_write_text
+
+    log = out / "errors.log"
+    atomic_write_text(log, "".join(f"{o.cfg.model}/{o.cfg.dataset}/seed{o.cfg.seed}:\n{o.error}\n\n"
+                                   for o in failed))
+    o = failed[0]
+    first = o.error.splitlines()[0] if o.error else ""
+    err = GanbenchError(f"{len(failed)} of {total} runs failed ({o.cfg.model}/{o.cfg.dataset}/seed{o.cfg.seed}: "
+                        f"{first}); summaries in {out}/ left as they were; all errors in {log}")
+    if any(getattr(x, "bug", False) for x in failed):
+        err.exit_code = 1
+    return err

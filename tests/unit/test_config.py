@@ -37,5 +37,5 @@ def test_eval_schedule_always_ends_at_the_last_step():
 def test_bad_override_is_one_line_error():
     with pytest.raises(GanbenchError, match="KEY=VALUE"):
         parse_overrides(["lr"])
-    with pytest.raises(GanbenchError, match="unknown keys"):
+    with pytest.raises(GanbenchError, match="no such recipe key"):
         load_recipe("gan", {"not_a_field": 1})

