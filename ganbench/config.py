@@ -39,6 +39,8 @@ class Budget:
     # Image feature extractor: "inception", "domain" (28x28 domain CNN; its FID is not Inception
     # FID, the extractor name in every record says which) or "auto" (domain where it applies).
     features: str = "inception"
+    # Evaluation protocol preset (ganbench.presets) the budget's evaluations follow; "" for none.
+    preset: str = ""
 
     def eval_steps(self) -> list[int]:
         steps = list(range(self.eval_every, self.steps + 1, self.eval_every)) if self.eval_every > 0 else []

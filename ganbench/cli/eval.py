@@ -68,11 +68,11 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
             spread = f"± {_fmt(values[k + '_std'])} (std)"
         rows.append([k, _fmt(v), spread])
     level = protocol.get("ci_level")
-    head = ["metric", "value", f"bootstrap {int(round(level * 100))}% range / std" if level else "std"]
+    head = ["metric", "value", f"{int(round(level * 100))}% interval / std" if level else "std"]
     lines = [tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True)]
     if level:
-        lines.append("(bootstrap ranges show sampling spread; resampling with replacement biases FID up and "
-                     "k-NN metrics down, so a range may exclude its value)")
+        lines.append(f"(intervals: {protocol.get('ci_method_text', protocol.get('ci_method'))}; evaluation "
+                     "spread of this sample size, not of the training seed)")
     if "is_unavailable" in protocol:
         lines.append(f"\nIS: unavailable: {protocol['is_unavailable']}")
     lines.append("\nprotocol:")
@@ -106,9 +106,10 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
 @click.option("--features", "features", default="inception", show_default=True,
               help="Feature extractor: inception, or domain (a classifier for 28x28 data, when installed).")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Images per forward pass.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (and bootstrap seed).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (and interval resampling seed).")
 @click.option("--bootstrap", "n_boot", type=int, default=50, show_default=True,
-              help="Bootstrap resamples for CIs of fid, precision/recall, density/coverage; 0 disables.")
+              help="Half-sample resamples for the intervals of fid, kid, is, precision/recall, density/coverage; "
+                   "0 disables.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the record: OUT.jsonl appends a line, any other name writes a JSON list.")
 @click.option("--arch", default=None, help="Registered architecture for a state dict / safetensors file.")
