@@ -579,7 +579,13 @@ def make_image_evaluator(dataset: Dataset, budget: Budget, seed: int, **options:
     options.pop("features", None)
     if ext is None or isinstance(ext, str):
         ext = resolve_features(ext, dataset)
-    return ImageEvaluator(dataset, budget.n_eval, budget.n_real, seed, extractor=ext, **options)
+    ev = ImageEvaluator(dataset, budget.n_eval, budget.n_real, seed, extractor=ext, **options)
+    from ganbench.presets import training_preset
+
+    ev.protocol.update(training_preset(getattr(budget, "preset", ""), ev.n_gen, ev.protocol["n_real"], ev.split,
+                                       ext if isinstance(ext, str) else getattr(ext, "name", ""),
+                                       options.get("mode", "legacy-tf")))
+    return ev
 
 
 IMAGE_EVALUATOR["factory"] = make_image_evaluator

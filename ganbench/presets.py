@@ -91,3 +91,44 @@ def preset_fields(name: str | None) -> dict[str, Any]:
     if not name:
         return {"preset": None}
     return {"preset": name, "preset_protocol": get_preset(name).protocol()}
+
+
+# ``ganbench eval`` options a preset fixes, and the preset field that fixes each.
+FIXED_OPTIONS = {"n": "n_gen", "n_real": "n_real", "split": "split", "features": "extractor", "mode": "mode"}
+
+
+def apply_preset(name: str, options: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
+    """``options`` with what preset ``name`` fixes filled in; an explicit option that disagrees is an error.
+
+    Metrics: the preset's, plus any others asked for explicitly (they do not change its protocol).
+    """
+    from ganbench.errors import GanbenchError
+
+    p = get_preset(name)
+    out = dict(options)
+    for opt, attr in FIXED_OPTIONS.items():
+        want = getattr(p, attr)
+        if opt in explicit and options.get(opt) != want:
+            flag = "-n" if opt == "n" else "--" + opt.replace("_", "-")
+            raise GanbenchError(f"--preset {name} fixes {flag} to {want}; drop {flag} {options.get(opt)} "
+                                f"or the preset")
+        out[opt] = want
+    extra = [m for m in options.get("metrics", []) if m not in p.metrics] if "metrics" in explicit else []
+    out["metrics"] = [*p.metrics, *extra]
+    return out
+
+
+def training_preset(budget_preset: str, n_gen: int, n_real: int, split: str, extractor: str,
+                    mode: str) -> dict[str, Any]:
+    """The preset fields of a training evaluation: the budget's preset when the evaluation follows it,
+    else preset None with the reason (an option overrode what the preset fixes)."""
+    if not budget_preset:
+        return {"preset": None}
+    p = get_preset(budget_preset)
+    got = {"n_gen": n_gen, "n_real": n_real, "split": split, "mode": mode}
+    diff = [f"{k} {v} (preset {getattr(p, k)})" for k, v in got.items() if v != getattr(p, k)]
+    if p.extractor not in ("auto", extractor) and not extractor.startswith(p.extractor):
+        diff.append(f"extractor {extractor} (preset {p.extractor})")
+    if diff:
+        return {"preset": None, "preset_not_followed": f"{budget_preset}: " + ", ".join(diff)}
+    return preset_fields(budget_preset)

@@ -89,7 +89,11 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
               help="Reference: a dataset name (cifar10, mnist, npz:PATH, ...) or an image set "
                    "(folder, zip, .npz/.npy) [default for a ganbench checkpoint: its dataset].")
 @click.option("--metrics", default="fid,kid,is,pr,dc", show_default=True,
-              help="Comma-separated: fid, kid, is, pr (precision/recall), dc (density/coverage).")
+              help="Comma-separated: fid, kid, is, pr (precision/recall), dc (density/coverage), fd_inf (FD∞).")
+@click.option("--preset", default=None,
+              help="Evaluation protocol preset (ganbench/presets.py: fid10k_test, fid50k_train, fid5k_test, "
+                   "kid50k_train, pr50k3_train, cpu2k_train, ...): fixes metrics, -n, --n-real, --split, "
+                   "--features and --mode; the record stores it.")
 @click.option("-n", "--n", "n", type=int, default=None,
               help=f"Generated images: drawn from a generator [default {DEFAULT_N_GENERATOR}], the first N of a "
                    "sample set [default: all].")
@@ -127,7 +131,8 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
 @click.option("--no-cache", is_flag=True, help="Do not read or write cached reference features.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: int | None, split: str, mode: str | None,
+def eval_cmd(target: str, ref: str | None, metrics: str, preset: str | None, n: int | None, n_real: int | None,
+             split: str, mode: str | None,
              inception_weights: str | None, features: str, batch_size: int, seed: int, n_boot: int,
              json_out: Path | None, arch: str | None, arch_opts: tuple[str, ...], z_dim: int | None,
              num_classes: int | None, shape: str | None, output_range: str, save_samples: Path | None,
@@ -154,6 +159,20 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
     t0 = time.perf_counter()
     # Cheap checks first: a typo must not cost a model load or minutes of features.
     names = parse_image_metrics(metrics)
+    if preset is not None:
+        from ganbench.presets import apply_preset
+
+        ctx = click.get_current_context()
+        explicit = {k for k in ("metrics", "n", "n_real", "split", "features", "mode")
+                    if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+        o = apply_preset(preset, {"metrics": names, "n": n, "n_real": n_real, "split": split,
+                                  "features": features, "mode": mode}, explicit)
+        names, n, n_real, split, features, mode = (o[k] for k in ("metrics", "n", "n_real", "split", "features",
+                                                                  "mode"))
+    if features == "auto":  # a preset's "auto": the domain CNN where the reference dataset has one
+        from ganbench.evaluate_images import resolve_features
+
+        features = resolve_features("auto", str(ref or ""))
     EXTRACTORS.get(features)
     if batch_size < 1:
         raise GanbenchError(f"--batch-size must be >= 1, got {batch_size}")
@@ -221,6 +240,10 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
             click.echo(f"ganbench: warning: {w.message}", err=True)
 
     protocol["ref"] = str(ref)
+    from ganbench.presets import preset_fields
+
+    protocol.update(preset_fields(preset))
+    protocol["selection"] = "single evaluation"
     if save_samples is not None and kept:
         save_samples.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(save_samples, x=np.concatenate(kept))
