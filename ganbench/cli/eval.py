@@ -83,6 +83,23 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+PRESET_OPTIONS = ("metrics", "n", "n_real", "split", "features", "mode")
+
+
+def _preset_options(preset: str, options: dict[str, Any], ref: str | None) -> dict[str, Any]:
+    """The options --preset fixes (an explicit option that contradicts it is an error); a preset's
+    "auto" extractor becomes the domain CNN where the reference dataset has one."""
+    from ganbench.evaluate_images import resolve_features
+    from ganbench.presets import apply_preset
+
+    ctx = click.get_current_context()
+    explicit = {k for k in PRESET_OPTIONS if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+    out = apply_preset(preset, options, explicit)
+    if out["features"] == "auto":
+        out["features"] = resolve_features("auto", str(ref or ""))
+    return out
+
+
 @cli.command("eval")
 @click.argument("target")
 @click.option("--ref", "ref", default=None,
@@ -160,19 +177,9 @@ def eval_cmd(target: str, ref: str | None, metrics: str, preset: str | None, n: 
     # Cheap checks first: a typo must not cost a model load or minutes of features.
     names = parse_image_metrics(metrics)
     if preset is not None:
-        from ganbench.presets import apply_preset
-
-        ctx = click.get_current_context()
-        explicit = {k for k in ("metrics", "n", "n_real", "split", "features", "mode")
-                    if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
-        o = apply_preset(preset, {"metrics": names, "n": n, "n_real": n_real, "split": split,
-                                  "features": features, "mode": mode}, explicit)
-        names, n, n_real, split, features, mode = (o[k] for k in ("metrics", "n", "n_real", "split", "features",
-                                                                  "mode"))
-    if features == "auto":  # a preset's "auto": the domain CNN where the reference dataset has one
-        from ganbench.evaluate_images import resolve_features
-
-        features = resolve_features("auto", str(ref or ""))
+        o = _preset_options(preset, {"metrics": names, "n": n, "n_real": n_real, "split": split,
+                                     "features": features, "mode": mode}, ref)
+        names, n, n_real, split, features, mode = (o[k] for k in PRESET_OPTIONS)
     EXTRACTORS.get(features)
     if batch_size < 1:
         raise GanbenchError(f"--batch-size must be >= 1, got {batch_size}")

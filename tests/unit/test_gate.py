@@ -5,7 +5,6 @@ Gaussian mixture and on images (Fashion-MNIST, pooled-pixel features so it runs 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from threadpoolctl import threadpool_limits
 
 from ganbench.check import compare
