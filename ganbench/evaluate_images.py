@@ -584,7 +584,7 @@ def make_image_evaluator(dataset: Dataset, budget: Budget, seed: int, **options:
 
     ev.protocol.update(training_preset(getattr(budget, "preset", ""), ev.n_gen, ev.protocol["n_real"], ev.split,
                                        ext if isinstance(ext, str) else getattr(ext, "name", ""),
-                                       options.get("mode", "legacy-tf")))
+                                       options.get("mode")))
     return ev
 
 

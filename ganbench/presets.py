@@ -119,13 +119,15 @@ def apply_preset(name: str, options: dict[str, Any], explicit: set[str]) -> dict
 
 
 def training_preset(budget_preset: str, n_gen: int, n_real: int, split: str, extractor: str,
-                    mode: str) -> dict[str, Any]:
+                    mode: str | None) -> dict[str, Any]:
     """The preset fields of a training evaluation: the budget's preset when the evaluation follows it,
     else preset None with the reason (an option overrode what the preset fixes)."""
     if not budget_preset:
         return {"preset": None}
     p = get_preset(budget_preset)
-    got = {"n_gen": n_gen, "n_real": n_real, "split": split, "mode": mode}
+    got = {"n_gen": n_gen, "n_real": n_real, "split": split}
+    if extractor.startswith("inception"):  # the preprocessing mode is Inception's (None: its default)
+        got["mode"] = mode or "legacy-tf"
     diff = [f"{k} {v} (preset {getattr(p, k)})" for k, v in got.items() if v != getattr(p, k)]
     if p.extractor not in ("auto", extractor) and not extractor.startswith(p.extractor):
         diff.append(f"extractor {extractor} (preset {p.extractor})")

@@ -97,6 +97,8 @@ def _preset_options(preset: str, options: dict[str, Any], ref: str | None) -> di
     out = apply_preset(preset, options, explicit)
     if out["features"] == "auto":
         out["features"] = resolve_features("auto", str(ref or ""))
+        if out["features"] != "inception":
+            out["mode"] = None  # the preprocessing mode is Inception's; the domain CNN takes none
     return out
 
 

@@ -223,6 +223,15 @@ def test_training_evaluator_factory(dataset):
     assert v == m
     assert g.training  # restored after sampling
     assert ev.samples(g).shape == (20, 3, 16, 16) and ev.samples(g).dtype == np.uint8
+    # No preset named by this budget; a budget's preset is recorded only when its counts are followed.
+    assert ev.protocol["preset"] is None
+    named = make_evaluator(dataset, Budget("smoke", 2, 4, 1, 64, 64, 2, preset="smoke64_train"), seed=3,
+                           extractor="test-pixels", n_boot=0)
+    assert named.protocol["preset"] is None  # counts follow it, the extractor does not
+    assert named.protocol["preset_not_followed"] == "smoke64_train: extractor test-pixels (preset inception)"
+    off = make_evaluator(dataset, Budget("smoke", 2, 4, 1, 20, 30, 2, preset="smoke64_train"), seed=3,
+                         extractor="test-pixels", n_boot=0)
+    assert off.protocol["preset"] is None and "n_gen 20 (preset 64)" in off.protocol["preset_not_followed"]
 
 
 def test_training_evaluator_conditional_samples_evenly(dataset):

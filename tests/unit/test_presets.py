@@ -74,3 +74,4 @@ def test_eval_preset_contradiction_is_one_line_exit_2(tmp_path, capsys):
         main(["eval", str(x), "--ref", str(x), "--preset", "fid10k_test", "--split", "train", "-q"])
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and "--preset fid10k_test fixes --split to test" in err[0]
+
