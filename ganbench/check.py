@@ -6,17 +6,17 @@ writes JUnit XML and picks the exit code.
 Matching: records are grouped by (model, dataset); each (model, dataset, seed) contributes its final
 step; values are averaged over seeds (NaN/None ignored). Only metrics the baseline has are judged.
 
-Allowed change, first that applies:
-1. ``--tolerance fid=+2.0,precision=-0.02``: signed, pointing the way the metric may worsen
-   (FID may rise by 2.0, precision may drop by 0.02); ``fid=+5%`` is relative to the baseline.
-2. The baseline's own bootstrap interval (``<metric>_ci_low``/``_ci_high``): its half-width, mean over
-   seeds, times sqrt(2) because baseline and current are both noisy estimates. The half-width rather
-   than the distance from the point estimate, because FID's bootstrap interval is shifted upwards
-   (see ganbench.metrics.stats.bootstrap_ci).
-3. The baseline's spread over seeds: ``K_STD`` x std (ddof=1), needs at least 2 seeds.
-4. ``DEFAULT_RELATIVE`` x |baseline mean|.
-Statistical allowances (2, 3) are never below ``floor()``: a std from 3 seeds comes out near zero by
-chance (and exactly zero for counts such as modes), which would fail identical generators.
+Two kinds of spread, never mixed (docs/statistics.md):
+- a re-evaluation (both sides are ``eval`` records of the same checkpoints or sample sets, by file
+  hash, under other sampling seeds) differs only by evaluation noise: the allowance comes from the
+  records' own intervals (evaluation spread), z x sqrt(se_baseline² + se_current²);
+- a retrained model (training records, or other checkpoints) differs by training noise too: the
+  allowance comes from the baseline's spread over training seeds (training spread),
+  t(k-1) x std x sqrt(1/k_baseline + 1/k_current).
+Both are one-sided and Bonferroni-corrected over the metrics judged per (model, dataset), so an
+unchanged generator fails at most ``FAMILY_ALPHA`` of the time. ``--tolerance`` replaces them;
+without the spread they need, 5% of the baseline value. Statistical allowances are never below
+``floor()``: a std from 3 seeds comes out near zero by chance (exactly zero for counts such as modes).
 """
 
 from __future__ import annotations
@@ -27,21 +27,26 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
+from scipy import stats as _scipy_stats
 
 from ganbench.errors import GanbenchError
 from ganbench.records import ResultRecord
 
-LOWER, HIGHER = "lower", "higher"
+LOWER, HIGHER, ZERO = "lower", "higher", "closer to 0"
 
 # Which way is better. Names missing here are reported but not judged, unless --tolerance gives a sign.
 DIRECTIONS: dict[str, str] = {
     "fid": LOWER, "kid": LOWER, "reverse_kl": LOWER, "ct_copy_share": LOWER, "copy_share": LOWER,
-    "nn_copy_share": LOWER,
+    "nn_copy_share": LOWER, "kl_to_uniform": LOWER, "fd_inf": LOWER, "copy_share_features": LOWER,
+    # Meehan et al.'s C_T: << 0 copies, >> 0 underfits, ~N(0, 1) per cell when neither.
+    "ct": ZERO,
     "is": HIGHER, "inception_score": HIGHER, "precision": HIGHER, "recall": HIGHER, "density": HIGHER,
     "coverage": HIGHER, "modes": HIGHER, "hq_share": HIGHER,
 }
 
-K_STD = 2.0  # allowance = 2 x seed std of the baseline (about 2.4 sigma of a 3-seed mean difference)
+FAMILY_ALPHA = 0.05  # the chance that an unchanged generator fails some metric of one (model, dataset)
+REEVALUATION, RETRAINED = "re-evaluation", "retrained"
+COMPARE_KINDS = ("auto", REEVALUATION, RETRAINED)
 DEFAULT_RELATIVE = 0.05  # without CI or spread: 5% of the baseline value
 MIN_RELATIVE = 0.01  # floor on statistical allowances: 1% of the baseline value ...
 # ... or these absolute amounts, whichever is larger: about the sampling noise of one evaluation
@@ -53,8 +58,13 @@ MIN_ABSOLUTE: dict[str, float] = {
 }
 
 # Protocol keys whose difference makes numbers incomparable (absent on one side counts as a value).
-PROTOCOL_KEYS = ("n_gen", "n_real", "split", "real_split", "extractor", "weights_sha256", "mode",
-                 "resize_mode", "k", "nearest_k", "budget", "steps", "dataset_identity", "hq_radius_sigmas")
+# Only keys records write (evaluate_images.compute_image_metrics, the evaluators, train.make_record).
+PROTOCOL_KEYS = ("n_gen", "n_real", "real_split", "extractor", "weights_sha256", "mode", "pr_k", "dc_k",
+                 "kid_subset_size", "kid_degree", "is_splits", "fd_inf_mode", "budget", "steps", "dataset_identity",
+                 "hq_radius_sigmas", "preset")
+# A preset difference is never overridden by --allow-protocol-mismatch (ganbench/presets.py).
+HARD_KEYS = ("preset",)
+CI_Z = 1.959964  # records' intervals are 95% (metrics.stats.IntervalSpec.level)
 
 COMPANION_SUFFIXES = ("_ci_low", "_ci_high", "_std")
 SKIP_PREFIXES = ("train_",)  # training losses are diagnostics, not quality metrics
@@ -125,6 +135,8 @@ class Aggregate:
     values: dict[str, list[float]] = field(default_factory=dict)  # metric -> per-seed finite values
     seeds: set[int] = field(default_factory=set)
     protocol: dict[str, set[str]] = field(default_factory=dict)  # key -> distinct values (as text)
+    kinds: set[str] = field(default_factory=set)  # record kinds ("eval", "train-eval")
+    targets: set[str] = field(default_factory=set)  # what was evaluated: file hash, else model/step
 
     def mean(self, metric: str) -> float:
         v = self.values.get(metric, [])
@@ -161,6 +173,8 @@ def aggregate(records: Iterable[ResultRecord], where: str = "records") -> dict[t
             continue
         agg = out.setdefault((r.model, r.dataset), Aggregate())
         agg.seeds.add(r.seed)
+        agg.kinds.add(r.kind)
+        agg.targets.add(_target(r))
         for key in PROTOCOL_KEYS:
             agg.protocol.setdefault(key, set()).add(str(r.protocol.get(key, "(absent)")))
         # Several records at one seed's final step (e.g. a train-eval and an eval) merge their metrics.
@@ -203,7 +217,8 @@ class Row:
             return ""
         if self.allowed == 0:
             return "0"
-        return f"{'+' if self.better == LOWER else '-'}{fmt_num(self.allowed)}"
+        sign = {LOWER: "+", HIGHER: "-"}.get(self.better, "±")
+        return f"{sign}{fmt_num(self.allowed)}"
 
 
 @dataclass
@@ -212,6 +227,7 @@ class Comparison:
     protocol_diffs: dict[tuple[str, str], dict[str, tuple[str, str]]]  # group -> key -> (baseline, current)
     baseline_only: list[tuple[str, str]]
     current_only: list[tuple[str, str]]
+    kinds: dict[tuple[str, str], str] = field(default_factory=dict)  # group -> re-evaluation | retrained
 
     @property
     def regressed(self) -> bool:
@@ -233,17 +249,52 @@ def protocol_differences(base: Aggregate, cur: Aggregate) -> dict[str, tuple[str
     return diffs
 
 
-def _allowance(metric: str, agg: Aggregate, mean: float, tol: Tolerance | None) -> tuple[float, str]:
+def _target(r: ResultRecord) -> str:
+    prov = r.provenance if isinstance(r.provenance, dict) else {}
+    sha = prov.get("target_sha256") or prov.get("module_sha256")
+    return f"sha256:{sha}" if sha else f"{r.model}@step{r.step}"
+
+
+def comparison_kind(base: Aggregate, cur: Aggregate) -> str:
+    """Re-evaluation when both sides are ``eval`` records of the same targets; else retrained."""
+    same = base.kinds == cur.kinds == {"eval"} and base.targets == cur.targets
+    return REEVALUATION if same else RETRAINED
+
+
+def eval_se(agg: Aggregate, metric: str) -> float | None:
+    """Standard error of the seed-mean from the records' own intervals (evaluation spread)."""
+    lo, hi = agg.values.get(f"{metric}_ci_low", []), agg.values.get(f"{metric}_ci_high", [])
+    if not lo or len(lo) != len(hi):
+        return None
+    se = (np.asarray(hi) - np.asarray(lo)) / (2 * CI_Z)
+    return float(np.sqrt(np.sum(se ** 2)) / len(se))
+
+
+def _statistical(metric: str, b: Aggregate, c: Aggregate, kind: str, alpha: float) -> tuple[float, str] | None:
+    if kind == REEVALUATION:
+        sb = eval_se(b, metric)
+        if sb is None:
+            return None
+        sc = eval_se(c, metric)
+        z = float(_scipy_stats.norm.ppf(1 - alpha))
+        return z * math.hypot(sb, sb if sc is None else sc), f"evaluation spread (intervals, z={z:.2f})"
+    kb, kc = len(b.values.get(metric, [])), max(1, len(c.values.get(metric, [])))
+    if kb < 2:
+        return None
+    t = float(_scipy_stats.t.ppf(1 - alpha, kb - 1))
+    a = t * b.std(metric) * math.sqrt(1 / kb + 1 / kc)
+    return a, f"training spread ({kb} seeds, t={t:.2f})"
+
+
+def _allowance(metric: str, b: Aggregate, c: Aggregate, mean: float, tol: Tolerance | None, kind: str,
+               alpha: float) -> tuple[float, str]:
     if tol is not None:
         return tol.allowed(mean), f"--tolerance {metric}={tol}"
-    lo, hi = agg.values.get(f"{metric}_ci_low", []), agg.values.get(f"{metric}_ci_high", [])
-    if lo and hi and len(lo) == len(hi):
-        half = float(np.mean(np.asarray(hi) - np.asarray(lo))) / 2.0 * math.sqrt(2.0)
-        a, src = half, "baseline CI (half-width x sqrt 2)"
-    elif len(agg.values.get(metric, [])) >= 2:
-        a, src = K_STD * agg.std(metric), f"baseline seeds ({K_STD:g} x std)"
-    else:
-        return DEFAULT_RELATIVE * abs(mean), f"default {DEFAULT_RELATIVE:.0%} of baseline"
+    got = _statistical(metric, b, c, kind, alpha)
+    if got is None:
+        need = "intervals in the baseline" if kind == REEVALUATION else "2+ baseline seeds"
+        return DEFAULT_RELATIVE * abs(mean), f"default {DEFAULT_RELATIVE:.0%} of baseline (no {need})"
+    a, src = got
     f = floor(metric, mean)
     if a < f:
         return f, src + f", floored to {fmt_num(f)}"
@@ -251,12 +302,17 @@ def _allowance(metric: str, agg: Aggregate, mean: float, tol: Tolerance | None) 
 
 
 def compare(baseline: Iterable[ResultRecord], current: Iterable[ResultRecord],
-            tolerances: dict[str, Tolerance] | None = None, allow_protocol_mismatch: bool = False) -> Comparison:
+            tolerances: dict[str, Tolerance] | None = None, allow_protocol_mismatch: bool = False,
+            kind: str = "auto") -> Comparison:
     """Judge every baseline metric of every (model, dataset) present in both record sets.
 
-    Raises GanbenchError on no overlap, on a tolerance that names no metric here or points the
-    wrong way, and on protocol differences unless ``allow_protocol_mismatch``.
+    kind: "auto" (``comparison_kind`` per group), "re-evaluation" or "retrained": which spread
+    the allowances use. Raises GanbenchError on no overlap, on a tolerance that names no metric
+    here or points the wrong way, on different presets, and on other protocol differences unless
+    ``allow_protocol_mismatch``.
     """
+    if kind not in COMPARE_KINDS:
+        raise GanbenchError(f"comparison kind must be one of {', '.join(COMPARE_KINDS)}, got {kind!r}")
     tolerances = tolerances or {}
     base = aggregate(baseline, "baseline")
     cur = aggregate(current, "current")
@@ -274,48 +330,60 @@ def compare(baseline: Iterable[ResultRecord], current: Iterable[ResultRecord],
             close = sorted(m for m in known if is_quality_metric(m))
             raise GanbenchError(f"--tolerance names {name!r}, which no record has (metrics: {', '.join(close)})")
         d = DIRECTIONS.get(name)
-        if d and tol.sign and (d == LOWER) != (tol.sign > 0):
+        if d in (LOWER, HIGHER) and tol.sign and (d == LOWER) != (tol.sign > 0):
             want = "+" if d == LOWER else "-"
             raise GanbenchError(f"--tolerance {name}={tol}: {d} {name} is better, so the allowance is how far it may "
                                 f"{'rise' if d == LOWER else 'drop'}; write {name}={want}{tol.amount:g}"
                                 f"{'%' if tol.relative else ''}")
 
     diffs = {g: d for g in shared if (d := protocol_differences(base[g], cur[g]))}
-    if diffs and not allow_protocol_mismatch:
-        g, d = next(iter(diffs.items()))
-        what = "; ".join(f"{k} {b} (baseline) vs {c} (current)" for k, (b, c) in d.items())
-        more = f" (and {len(diffs) - 1} more model/dataset pairs)" if len(diffs) > 1 else ""
-        raise GanbenchError(f"protocol differs for {g[0]}/{g[1]}: {what}{more}; the numbers are not comparable "
-                            f"(pass --allow-protocol-mismatch to compare anyway)")
-
+    _refuse_protocol_differences(diffs, allow_protocol_mismatch)
+    kinds = {g: comparison_kind(base[g], cur[g]) if kind == "auto" else kind for g in shared}
     rows: list[Row] = []
     for g in shared:
-        b, c = base[g], cur[g]
         note = "protocol differs: " + ", ".join(diffs[g]) if g in diffs else ""
-        for metric in sorted(b.values, key=_metric_key):
-            if not is_quality_metric(metric):
-                continue
-            bm = b.mean(metric)
-            if math.isnan(bm):
-                continue  # nothing to compare against (every baseline seed had no value)
-            tol = tolerances.get(metric)
-            better = direction(metric, tol)
-            cm = c.mean(metric)
-            bn, cn = len(b.values[metric]), len(c.values.get(metric, []))
-            if math.isnan(cm):
-                why = "no value in current" if metric in c.values else "metric absent from current"
-                rows.append(Row(g[0], g[1], metric, better, bm, bn, cm, cn, math.nan, "", MISSING, _join(why, note)))
-                continue
-            if better is None:
-                rows.append(Row(g[0], g[1], metric, None, bm, bn, cm, cn, math.nan, "", NOT_JUDGED,
-                                _join("direction unknown (give a signed --tolerance to judge it)", note)))
-                continue
-            allowed, src = _allowance(metric, b, bm, tol)
-            worse_by = (cm - bm) if better == LOWER else (bm - cm)
+        rows += _judge_group(g, base[g], cur[g], tolerances, kinds[g], note)
+    return Comparison(rows, diffs, [k for k in base if k not in cur], [k for k in cur if k not in base], kinds)
+
+
+def _refuse_protocol_differences(diffs: dict[tuple[str, str], dict[str, tuple[str, str]]], allow: bool) -> None:
+    for g, d in diffs.items():
+        hard = [k for k in HARD_KEYS if k in d]
+        if hard or not allow:
+            what = "; ".join(f"{k} {b} (baseline) vs {c} (current)" for k, (b, c) in d.items())
+            more = f" (and {len(diffs) - 1} more model/dataset pairs)" if len(diffs) > 1 else ""
+            how = ("different presets are never compared" if hard
+                   else "pass --allow-protocol-mismatch to compare anyway")
+            raise GanbenchError(f"protocol differs for {g[0]}/{g[1]}: {what}{more}; the numbers are not comparable "
+                                f"({how})")
+
+
+def _judge_group(g: tuple[str, str], b: Aggregate, c: Aggregate, tolerances: dict[str, Tolerance], kind: str,
+                 note: str) -> list[Row]:
+    """Rows for one (model, dataset); alpha is split over the metrics judged statistically here."""
+    metrics = [m for m in sorted(b.values, key=_metric_key) if is_quality_metric(m) and not math.isnan(b.mean(m))]
+    judged = [m for m in metrics if direction(m, tolerances.get(m)) and m not in tolerances]
+    alpha = FAMILY_ALPHA / max(1, len(judged))
+    rows = []
+    for metric in metrics:
+        tol = tolerances.get(metric)
+        better = direction(metric, tol)
+        bm, cm = b.mean(metric), c.mean(metric)
+        bn, cn = len(b.values[metric]), len(c.values.get(metric, []))
+        head = (g[0], g[1], metric, better, bm, bn, cm, cn)
+        if math.isnan(cm):
+            why = "no value in current" if metric in c.values else "metric absent from current"
+            rows.append(Row(*head, math.nan, "", MISSING, _join(why, note)))
+        elif better is None:
+            rows.append(Row(*head, math.nan, "", NOT_JUDGED,
+                            _join("direction unknown (give a signed --tolerance to judge it)", note)))
+        else:
+            allowed, src = _allowance(metric, b, c, bm, tol, kind, alpha)
+            worse_by = {LOWER: cm - bm, HIGHER: bm - cm, ZERO: abs(cm) - abs(bm)}[better]
             eps = 1e-9 * max(1.0, abs(bm))  # float noise in means of identical values
             status = REGRESSED if worse_by > allowed + eps else IMPROVED if -worse_by > allowed + eps else PASS
-            rows.append(Row(g[0], g[1], metric, better, bm, bn, cm, cn, allowed, src, status, note))
-    return Comparison(rows, diffs, [k for k in base if k not in cur], [k for k in cur if k not in base])
+            rows.append(Row(*head, allowed, f"{kind}: {src}", status, note))
+    return rows
 
 
 def _metric_key(name: str) -> tuple[int, str]:

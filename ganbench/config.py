@@ -62,6 +62,8 @@ class Budget:
     # Training images the end-of-run memorisation check compares against (0: skipped, and the
     # record says so). Small at the smoke budget, where the check only shows that it runs.
     memo_n_train: int = 10_000
+    # Evaluation protocol preset (ganbench.presets) the budget's evaluations follow; "" for none.
+    preset: str = ""
 
     def eval_steps(self) -> list[int]:
         steps = list(range(self.eval_every, self.steps + 1, self.eval_every)) if self.eval_every > 0 else []

@@ -25,18 +25,33 @@ class VectorEvaluator:
     dataset: MixtureOfGaussians
     n_gen: int
     seed: int
+    resamples: int = 50  # half-samples for the evaluation-spread intervals (metrics.stats.intervals)
     protocol: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
+        from ganbench.metrics.stats import IntervalSpec
+
+        self.ci = IntervalSpec(self.resamples, seed=self.seed)
         self.protocol = {"metrics": ["modes"], "n_gen": self.n_gen, "sample_seed": self.seed,
-                         **mode_protocol(self.dataset.centers, self.dataset.sigma)}
+                         **mode_protocol(self.dataset.centers, self.dataset.sigma),
+                         **(self.ci.protocol() if self.resamples else {"bootstrap": 0})}
 
     def samples(self, g: Generator) -> np.ndarray:
         x, _ = sample_all(g, self.n_gen, self.seed, batch_size=self.n_gen)
         return x
 
     def __call__(self, g: Generator) -> dict[str, float]:
-        return mode_metrics(self.samples(g), self.dataset.centers, self.dataset.sigma)
+        from ganbench.metrics.stats import intervals
+
+        x = self.samples(g)
+        c, s = self.dataset.centers, self.dataset.sigma
+        values = mode_metrics(x, c, s)
+        if self.resamples:
+            bounds = {"hq_share": (0.0, 1.0), "modes": (0.0, float(len(c))), "reverse_kl": (0.0, np.inf)}
+            cis = intervals(lambda h: mode_metrics(h, c, s), [x], values, self.ci, bounds)
+            for k, (lo, hi) in cis.items():
+                values[f"{k}_ci_low"], values[f"{k}_ci_high"] = lo, hi
+        return values
 
 
 # Image evaluation registers a factory here (ganbench.evaluate_images), keeping this module light.

@@ -30,16 +30,23 @@ from ganbench.evaluate import IMAGE_EVALUATOR
 from ganbench.generators import Generator, sample
 from ganbench.registry import DATASETS, EXTRACTORS, METRICS
 
-IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc")
-DEFAULT_METRICS = IMAGE_METRICS
-# Bootstrap resamples for the CIs of fid, precision/recall and density/coverage. 50 gives a rough
-# 95% interval; at n <= 2048 one FID resample costs milliseconds (see _fid_fast), above it ~2 s.
+IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "fd_inf")
+DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc")
+# Half-sample resamples for the intervals of fid, kid, is, precision/recall and density/coverage
+# (metrics.stats.intervals). 50 estimate the standard error to about +-10%; at n <= 4096 one FID
+# resample costs milliseconds (see _fid_fast), above it ~2 s.
 DEFAULT_BOOTSTRAP = 50
 CI_ALPHA = 0.05
+CI_OUTPUTS = {"fid": ("fid",), "kid": ("kid",), "is": ("is",), "pr": ("precision", "recall"),
+              "dc": ("density", "coverage")}
+# Ranges intervals are clipped to (never past the estimate itself).
+CI_BOUNDS = {"fid": (0.0, np.inf), "is": (1.0, np.inf), "precision": (0.0, 1.0), "recall": (0.0, 1.0),
+             "coverage": (0.0, 1.0), "density": (0.0, np.inf)}
+# Above the KID subset size, each half-sample uses num_subsets / this many subsets (cost).
+KID_HALF_SUBSET_DIVISOR = 10
 # The reference subset is drawn with a fixed seed, independent of the run or sampling seed, so
 # every model and seed is compared with the same real images and shares one cache entry.
 REF_SEED = 0
-CI_METRICS = {"fid": ("fid",), "pr": ("precision", "recall"), "dc": ("density", "coverage")}
 CLASS_SAMPLING = "even: sample i gets label i mod num_classes (ganbench.generators.class_labels)"
 # At most this many final samples are kept by ImageEvaluator.samples (the suite saves them for plots).
 SAVE_SAMPLES = 1024
@@ -245,25 +252,23 @@ def _fid_for_bootstrap(a: np.ndarray, b: np.ndarray) -> float:
     return _fid_fast(a, b) if max(len(a), len(b)) <= a.shape[1] else fid_from_features(a, b)
 
 
-def _bootstrap(fn: Any, keys: Sequence[str], real: np.ndarray, fake: np.ndarray, n_boot: int,
-               seed: int) -> dict[str, tuple[float, float]]:
-    """Percentile intervals of every output in ``keys`` of ``fn(real, fake) -> dict`` from one set of
-    resamples (metrics.stats.bootstrap_ci draws them; the other outputs ride along)."""
-    from ganbench.metrics.stats import bootstrap_ci
-
-    extra: dict[str, list[float]] = {k: [] for k in keys[1:]}
-
-    def first(a: np.ndarray, b: np.ndarray) -> float:
-        out = fn(a, b)
-        for k in extra:
-            extra[k].append(out[k])
-        return out[keys[0]]
-
-    cis = {keys[0]: bootstrap_ci(first, real, fake, n_boot=n_boot, seed=seed, alpha=CI_ALPHA)}
-    for k, v in extra.items():  # same percentile rule as bootstrap_ci
-        lo, hi = np.percentile(v, [100.0 * CI_ALPHA / 2, 100.0 * (1 - CI_ALPHA / 2)])
-        cis[k] = (float(lo), float(hi))
-    return cis
+def _half_fn(name: str, spec: Any, params: Mapping[str, Any]) -> Any:
+    """The statistic recomputed on each half-sample (see metrics.stats.intervals)."""
+    if name == "fid":
+        return lambda a, b: {"fid": _fid_for_bootstrap(a, b)}
+    if name == "is":
+        return lambda f: {"is": spec(None, f, **params)["is"]}
+    if name == "kid":
+        def kid(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+            p = dict(params)
+            if len(a) == len(b) <= int({**spec.params, **p}["subset_size"]):
+                # Every subset is the whole half and MMD² is permutation-invariant: one suffices.
+                p["num_subsets"] = 1
+            else:  # cost: fewer subsets per half; adds Monte-Carlo spread, so the interval widens
+                p["num_subsets"] = max(1, int(spec.params["num_subsets"]) // KID_HALF_SUBSET_DIVISOR)
+            return {"kid": spec(a, b, **p)["kid"]}
+        return kid
+    return lambda a, b: spec(a, b, **params)
 
 
 def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.ndarray],
@@ -272,8 +277,12 @@ def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.
     """Metric values and their protocol from real/fake feature dicts (pure: no images, no network).
 
     IS is left out of the values when the extractor has no logits; the protocol then carries
-    ``is_unavailable`` with the reason (never approximated).
+    ``is_unavailable`` with the reason (never approximated). ``n_boot`` half-samples (seeded by
+    ``seed``) give each output's interval (metrics.stats.intervals; 0: none).
     """
+    from ganbench.metrics.stats import IntervalSpec, intervals
+
+    ci = IntervalSpec(resamples=int(n_boot), level=1 - CI_ALPHA, seed=seed)
     values: dict[str, float] = {}
     proto: dict[str, Any] = {}
     done: list[str] = []
@@ -295,28 +304,30 @@ def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.
         params: dict[str, Any] = {}
         if name == "is":
             params["splits"] = min(int(spec.params.get("splits", 10)), n_gen)
-            proto.update(is_splits=params["splits"], is_shuffle_seed=2020)
+            proto.update(is_splits=params["splits"], is_shuffle_seed=int(spec.params["seed"]))
         elif name == "kid":
             m = min(int(spec.params["subset_size"]), n_real, n_gen)
             proto.update(kid_subsets=int(spec.params["num_subsets"]), kid_subset_size=m,
-                         kid_degree=int(spec.params["degree"]), kid_seed=2020)
+                         kid_degree=int(spec.params["degree"]), kid_seed=int(spec.params["seed"]))
         elif name == "pr":
             proto["pr_k"] = int(spec.params["k"])
         elif name == "dc":
             proto["dc_k"] = int(spec.params["k"])
-        values.update(spec(r, f, **params))
-        if n_boot and name in CI_METRICS:
-            fn = _fid_for_bootstrap if name == "fid" else (lambda a, b, s=spec: s(a, b))
-            keys = CI_METRICS[name]
-            fn_dict = (lambda a, b: {"fid": fn(a, b)}) if name == "fid" else fn
-            for k, (lo, hi) in _bootstrap(fn_dict, keys, r, f, n_boot, seed).items():
+        elif name == "fd_inf":
+            proto.update(fd_inf_mode=spec.params["mode"], fd_inf_seed=int(spec.params["seed"]))
+        out = spec(r, f, **params)
+        values.update(out)
+        if ci.resamples and name in CI_OUTPUTS:
+            try:
+                cis = intervals(_half_fn(name, spec, params), [f] if name == "is" else [r, f], out, ci, CI_BOUNDS)
+            except GanbenchError as e:  # e.g. k-NN metrics on halves smaller than k + 1
+                proto.setdefault("ci_unavailable", {})[name] = f"half-samples too small: {e}"
+                cis = {}
+            for k, (lo, hi) in cis.items():
                 values[f"{k}_ci_low"], values[f"{k}_ci_high"] = lo, hi
         done.append(name)
     proto["metrics"] = done
-    if n_boot:
-        proto.update(bootstrap=int(n_boot), bootstrap_seed=seed, ci_level=1 - CI_ALPHA)
-    else:
-        proto["bootstrap"] = 0
+    proto.update(ci.protocol() if ci.resamples else {"bootstrap": 0})
     return values, proto
 
 
@@ -573,7 +584,13 @@ def make_image_evaluator(dataset: Dataset, budget: Budget, seed: int, **options:
     options.pop("features", None)
     if ext is None or isinstance(ext, str):
         ext = resolve_features(ext, dataset)
-    return ImageEvaluator(dataset, budget.n_eval, budget.n_real, seed, extractor=ext, **options)
+    ev = ImageEvaluator(dataset, budget.n_eval, budget.n_real, seed, extractor=ext, **options)
+    from ganbench.presets import training_preset
+
+    ev.protocol.update(training_preset(getattr(budget, "preset", ""), ev.n_gen, ev.protocol["n_real"], ev.split,
+                                       ext if isinstance(ext, str) else getattr(ext, "name", ""),
+                                       options.get("mode")))
+    return ev
 
 
 IMAGE_EVALUATOR["factory"] = make_image_evaluator

@@ -21,6 +21,7 @@ from ganbench.losses import OBJECTIVES, clip_weights, gradient_penalty
 from ganbench.monitor import BarMonitor, Monitor
 from ganbench.nets import build_networks
 from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
+from ganbench.selection import training_selection
 
 CHECKPOINT = "checkpoint.pt"
 RECORDS = "records.jsonl"
@@ -254,7 +255,8 @@ class Trainer:
                     losses: dict[str, float]) -> ResultRecord:
         proto = {"budget": self.budget.name, "steps": self.budget.steps, "batch_size": self.budget.batch_size,
                  "n_dis": self.recipe.n_dis, "objective": self.recipe.objective,
-                 "dataset_identity": self.dataset.identity(), **protocol}
+                 "dataset_identity": self.dataset.identity(), **protocol,
+                 "selection": training_selection(step, self.budget.steps)}
         return ResultRecord(
             model=self.cfg.model, dataset=self.cfg.dataset, seed=self.cfg.seed, step=step,
             metrics=finite_metrics({**metrics, **{f"train_{k}": v for k, v in losses.items()}}),

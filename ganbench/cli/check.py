@@ -19,7 +19,7 @@ def format_table(cmp: Comparison) -> str:
 
     rows = []
     for r in cmp.rows:
-        arrow = {"lower": "↓", "higher": "↑"}.get(r.better or "", "?")
+        arrow = {"lower": "↓", "higher": "↑", "closer to 0": "→0"}.get(r.better or "", "?")
         delta = "" if math.isnan(r.current) else f"{r.delta:+.4g}"
         rows.append([r.status, r.model, r.dataset, f"{r.metric} {arrow}", f"{_num(r.baseline)} (n={r.baseline_n})",
                      f"{_num(r.current)} (n={r.current_n})", delta, r.allowed_signed(),
@@ -62,15 +62,20 @@ def write_junit(cmp: Comparison, path: Path) -> None:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write JUnit XML (one testcase per compared metric) for CI systems.")
 @click.option("--allow-protocol-mismatch", is_flag=True,
-              help="Compare even when n_gen, extractor, mode, budget, ... differ from the baseline.")
+              help="Compare even when n_gen, extractor, mode, budget, ... differ from the baseline (never the preset).")
+@click.option("--compare", "kind", type=click.Choice(["auto", "re-evaluation", "retrained"]), default="auto",
+              show_default=True,
+              help="re-evaluation (same checkpoints, new sampling seeds): allow the evaluation spread of the "
+                   "records' intervals; retrained (new training runs): allow the spread over training seeds; "
+                   "auto: re-evaluation when both sides are eval records of the same files.")
 def check_cmd(current: tuple[str, ...], baselines: tuple[str, ...], tolerance: str | None, junit: Path | None,
-              allow_protocol_mismatch: bool) -> None:
+              allow_protocol_mismatch: bool, kind: str) -> None:
     """Compare CURRENT records (run dirs or JSONL files) with --baseline, metric by metric.
 
     Each (model, dataset) is compared on its final step, averaged over seeds. A metric regresses when
-    it worsens by more than its allowance: --tolerance, else the baseline's confidence interval, else
-    2 x its std over seeds, else 5% (see ganbench/check.py). Exit 0: nothing regressed;
-    1: a regression or a missing metric; 2: bad input.
+    it worsens by more than its allowance: --tolerance, else the evaluation spread (a re-evaluation of
+    the same checkpoints) or the training spread over seeds (a retrained model), else 5% (see
+    ganbench/check.py). Exit 0: nothing regressed; 1: a regression or a missing metric; 2: bad input.
     """
     from ganbench.records import read_records
     from ganbench.rundir import check_output_file
@@ -83,7 +88,7 @@ def check_cmd(current: tuple[str, ...], baselines: tuple[str, ...], tolerance: s
         raise GanbenchError(f"no records in baseline {', '.join(baselines)}")
     if not cur:
         raise GanbenchError(f"no records in {', '.join(current)}")
-    cmp = compare(base, cur, tols, allow_protocol_mismatch)
+    cmp = compare(base, cur, tols, allow_protocol_mismatch, kind)
     click.echo(format_table(cmp))
     for g, d in cmp.protocol_diffs.items():
         click.echo(f"warning: protocol differs for {g[0]}/{g[1]}: "

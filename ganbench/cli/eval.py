@@ -89,11 +89,11 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
             spread = f"± {_fmt(values[k + '_std'])} (std)"
         rows.append([k, _fmt(v), spread])
     level = protocol.get("ci_level")
-    head = ["metric", "value", f"bootstrap {int(round(level * 100))}% range / std" if level else "std"]
+    head = ["metric", "value", f"{int(round(level * 100))}% interval / std" if level else "std"]
     lines = [tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True)]
     if level:
-        lines.append("(bootstrap ranges show sampling spread; resampling with replacement biases FID up and "
-                     "k-NN metrics down, so a range may exclude its value)")
+        lines.append(f"(intervals: {protocol.get('ci_method_text', protocol.get('ci_method'))}; evaluation "
+                     "spread of this sample size, not of the training seed)")
     if "is_unavailable" in protocol:
         lines.append(f"\nIS: unavailable: {protocol['is_unavailable']}")
     lines.append("\nprotocol:")
@@ -134,13 +134,36 @@ def _estimate(fake: Any, reference: Any, n: int | None, n_real: int | None, ext:
     return eval_estimate(n_gen, n_ref, s_ext, s_gen, dev, alt_n=alt)
 
 
+PRESET_OPTIONS = ("metrics", "n", "n_real", "split", "features", "mode")
+
+
+def _preset_options(preset: str, options: dict[str, Any], ref: str | None) -> dict[str, Any]:
+    """The options --preset fixes (an explicit option that contradicts it is an error); a preset's
+    "auto" extractor becomes the domain CNN where the reference dataset has one."""
+    from ganbench.evaluate_images import resolve_features
+    from ganbench.presets import apply_preset
+
+    ctx = click.get_current_context()
+    explicit = {k for k in PRESET_OPTIONS if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+    out = apply_preset(preset, options, explicit)
+    if out["features"] == "auto":
+        out["features"] = resolve_features("auto", str(ref or ""))
+        if out["features"] != "inception":
+            out["mode"] = None  # the preprocessing mode is Inception's; the domain CNN takes none
+    return out
+
+
 @cli.command("eval")
 @click.argument("target")
 @click.option("--ref", "ref", default=None,
               help="Reference: a dataset name (cifar10, mnist, npz:PATH, ...) or an image set "
                    "(folder, zip, .npz/.npy) [default for a ganbench checkpoint: its dataset].")
 @click.option("--metrics", default="fid,kid,is,pr,dc", show_default=True,
-              help="Comma-separated: fid, kid, is, pr (precision/recall), dc (density/coverage).")
+              help="Comma-separated: fid, kid, is, pr (precision/recall), dc (density/coverage), fd_inf (FD∞).")
+@click.option("--preset", default=None,
+              help="Evaluation protocol preset (ganbench/presets.py: fid10k_test, fid50k_train, fid5k_test, "
+                   "kid50k_train, pr50k3_train, cpu2k_train, ...): fixes metrics, -n, --n-real, --split, "
+                   "--features and --mode; the record stores it.")
 @click.option("-n", "--n", "n", type=int, default=None,
               help=f"Generated images: drawn from a generator [default {DEFAULT_N_GENERATOR} on a GPU, 2000 on a "
                    "CPU], the first N of a sample set [default: all].")
@@ -157,9 +180,10 @@ def _estimate(fake: Any, reference: Any, n: int | None, n_real: int | None, ext:
 @click.option("--features", "features", default="inception", show_default=True,
               help="Feature extractor: inception, or domain (a classifier for 28x28 data, when installed).")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Images per forward pass.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (and bootstrap seed).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (and interval resampling seed).")
 @click.option("--bootstrap", "n_boot", type=int, default=50, show_default=True,
-              help="Bootstrap resamples for CIs of fid, precision/recall, density/coverage; 0 disables.")
+              help="Half-sample resamples for the intervals of fid, kid, is, precision/recall, density/coverage; "
+                   "0 disables.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the record: OUT.jsonl appends a line, any other name writes a JSON list.")
 @click.option("--arch", default=None, help="Registered architecture for a state dict / safetensors file.")
@@ -178,7 +202,8 @@ def _estimate(fake: Any, reference: Any, n: int | None, n_real: int | None, ext:
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
 @click.option("--no-cache", is_flag=True, help="Do not read or write cached reference features.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: int | None, split: str, mode: str | None,
+def eval_cmd(target: str, ref: str | None, metrics: str, preset: str | None, n: int | None, n_real: int | None,
+             split: str, mode: str | None,
              inception_weights: str | None, features: str, batch_size: int, seed: int, n_boot: int,
              json_out: Path | None, arch: str | None, arch_opts: tuple[str, ...], z_dim: int | None,
              num_classes: int | None, shape: str | None, output_range: str | None, save_samples: Path | None,
@@ -206,6 +231,10 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
     t0 = time.perf_counter()
     # Cheap checks first: a typo must not cost a model load or minutes of features.
     names = parse_image_metrics(metrics)
+    if preset is not None:
+        o = _preset_options(preset, {"metrics": names, "n": n, "n_real": n_real, "split": split,
+                                     "features": features, "mode": mode}, ref)
+        names, n, n_real, split, features, mode = (o[k] for k in PRESET_OPTIONS)
     EXTRACTORS.get(features)
     if batch_size < 1:
         raise GanbenchError(f"--batch-size must be >= 1, got {batch_size}")
@@ -280,6 +309,10 @@ def eval_cmd(target: str, ref: str | None, metrics: str, n: int | None, n_real: 
             click.echo(f"ganbench: warning: {w.message}", err=True)
 
     protocol["ref"] = str(ref)
+    from ganbench.presets import preset_fields
+
+    protocol.update(preset_fields(preset))
+    protocol["selection"] = "single evaluation"
     if save_samples is not None and kept:
         from ganbench.io import atomic_open
 

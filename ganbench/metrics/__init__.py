@@ -57,15 +57,16 @@ def _dc(real, fake, **kw) -> dict[str, float]:
     return prdc.density_coverage(real, fake, **kw)
 
 
-# Defaults: torch-fidelity's for KID and IS (docs/reference.md section 1); k=3 for precision/recall
+# Defaults: torch-fidelity's for KID and IS (docs/reference.md section 1; torch_fidelity/defaults.py:
+# 100 subsets of 1000, degree 3, 10 IS splits, rng seed 2020); k=3 for precision/recall
 # (Kynkäänniemi et al. 2019) and k=5 for density/coverage (Naeem et al. 2020, prdc README).
 _SPECS = (
     MetricSpec("fid", ("pool3",), {"fid": False}, _fid,
                help="Fréchet Inception Distance between pool3 feature Gaussians (lower is better)"),
     MetricSpec("kid", ("pool3",), {"kid": False, "kid_std": False}, _kid,
-               {"num_subsets": 100, "subset_size": 1000, "degree": 3, "coef0": 1.0},
+               {"num_subsets": 100, "subset_size": 1000, "degree": 3, "coef0": 1.0, "seed": 2020},
                help="Kernel Inception Distance, unbiased cubic-kernel MMD² over random subsets"),
-    MetricSpec("is", ("logits",), {"is": True, "is_std": False}, _is, {"splits": 10},
+    MetricSpec("is", ("logits",), {"is": True, "is_std": False}, _is, {"splits": 10, "seed": 2020},
                help="Inception Score from the 1008 unbiased logits, 10 shuffled splits",
                uses_real=False),
     MetricSpec("pr", ("pool3",), {"precision": True, "recall": True}, _pr, {"k": 3},
@@ -77,6 +78,7 @@ _SPECS = (
 for _spec in _SPECS:
     METRICS.register(_spec.name, _spec, help=_spec.help)
 
-from ganbench.metrics import memorization, modes, stacked  # noqa: E402,F401  (register themselves; need MetricSpec)
+from ganbench.metrics import fd_inf, memorization, modes, stacked  # noqa: E402,F401  (register themselves; need MetricSpec)
 
 modes._register()
+fd_inf._register()

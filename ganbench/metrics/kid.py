@@ -67,10 +67,15 @@ def kid_from_features(
             raise GanbenchError(
                 f"KID needs subsets of at least 2 samples; got subset_size={subset_size} with "
                 f"{len(a)} and {len(b)} samples")
-        rng = np.random.default_rng(seed)
-        # One draw from a then one from b per subset, the order torch-fidelity uses.
-        subsets = [(rng.choice(len(a), m, replace=False), rng.choice(len(b), m, replace=False))
-                   for _ in range(num_subsets)]
+        if m == len(a) == len(b):
+            # Every draw is a permutation of both whole sets and MMD² is permutation-invariant:
+            # all subsets give the same value (std 0), so compute it once.
+            subsets = [(np.arange(m), np.arange(m))]
+        else:
+            rng = np.random.default_rng(seed)
+            # One draw from a then one from b per subset, the order torch-fidelity uses.
+            subsets = [(rng.choice(len(a), m, replace=False), rng.choice(len(b), m, replace=False))
+                       for _ in range(num_subsets)]
     mmds = []
     for ia, ib in subsets:
         ia = np.asarray(ia)

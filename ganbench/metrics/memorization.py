@@ -33,6 +33,7 @@ COPY_QUANTILE = 0.01
 N_SELF = 2000          # training points whose own NN distance sets the copy threshold
 K_CELLS = 50           # Meehan et al.'s MNIST setting (k = 50 on a 64-d latent), docs/reference.md section 5
 MIN_GEN_PER_CELL = 20  # tau = 20/m: a cell counts when it holds more than 20 generated samples
+CONTINUITY = 0.5       # Mann-Whitney continuity correction of Meehan et al.'s code (see mann_whitney_z)
 _QUERY_BLOCK = 1024
 _TRAIN_CHUNK = 16384
 _RERANK = 8            # extra float32 candidates re-ranked with exact float64 distances
@@ -162,19 +163,20 @@ class CTResult:
 
 
 def mann_whitney_z(gen_dist: np.ndarray, test_dist: np.ndarray) -> float:
-    """Z-scored Mann-Whitney U of generated vs test distances (docs/reference.md section 5).
+    """Z-scored Mann-Whitney U of generated vs test distances, as Meehan et al.'s released code
+    computes it (casey-meehan/data-copying, data_copying_tests.py ``Zu``).
 
-    U counts pairs (generated, test) with the generated distance larger (ties 1/2); mean nm/2,
-    std sqrt(nm(n+m+1)/12). Negative: generated samples are closer to the training set.
-    (Meehan et al.'s code also subtracts a 0.5 continuity correction from the mean
-    (docs/reference.md section 9); this does not, and the difference is 0.5/std.)
+    U counts pairs (generated, test) with the generated distance larger (ties 1/2); under the null
+    its mean is nm/2 and its std sqrt(nm(n+m+1)/12). Their code subtracts a 0.5 continuity
+    correction from the mean (the one-sided "less" test's correction), so Z = (U - nm/2 + 0.5) / std;
+    matched here so that C_T equals theirs. Negative: generated samples are closer to the training set.
     """
     from scipy.stats import rankdata
 
     m, n = len(gen_dist), len(test_dist)
     ranks = rankdata(np.concatenate([gen_dist, test_dist]))
     u = ranks[:m].sum() - m * (m + 1) / 2
-    return float((u - n * m / 2) / math.sqrt(n * m * (n + m + 1) / 12))
+    return float((u - (n * m / 2 - CONTINUITY)) / math.sqrt(n * m * (n + m + 1) / 12))
 
 
 def ct_test(train_feats: Any, test_feats: Any, gen_feats: Any, k_cells: int = K_CELLS,

@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _stats
 
-from ganbench.check import HIGHER, LOWER, direction, is_quality_metric
+from ganbench.check import HIGHER, LOWER, ZERO, direction, is_quality_metric
 from ganbench.records import ResultRecord
 
 # Metrics shown first when present, in this order; anything else follows alphabetically.
 PREFERRED = ("modes", "hq_share", "reverse_kl", "fid", "kid", "is", "precision", "recall", "density", "coverage")
 
-ARROWS = {LOWER: "↓", HIGHER: "↑"}
+ARROWS = {LOWER: "↓", HIGHER: "↑", ZERO: "→0"}
 INTERVALS = ("std", "ci")
 BEST_BG = "#dcf1da"  # background of the best cell per column (also in report.html)
 BEST_CSS = f"font-weight: bold; background-color: {BEST_BG};"
@@ -144,7 +144,9 @@ def best_mask(s: pd.DataFrame) -> pd.Series:
         vals = grp["mean"].dropna()
         if d is None or len(vals) < 2 or vals.nunique() < 2:
             continue
-        target = vals.min() if d == LOWER else vals.max()
+        if d == ZERO:
+            vals = vals.abs()
+        target = vals.min() if d in (LOWER, ZERO) else vals.max()
         best[vals.index[np.isclose(vals, target, rtol=1e-12, atol=0)]] = True
     return best
 
@@ -192,12 +194,12 @@ def table_cells(records: Iterable[ResultRecord], metrics: list[str] | None = Non
 
 def column_label(metric: str, kind: str, arrow_style: str = "unicode") -> str:
     if kind == "ci":
-        return f"{metric} 95% CI"
+        return f"{metric} evaluation 95% CI"
     d = direction(metric)
     if d is None:
         return metric
     if arrow_style == "latex":
-        return f"{metric} $\\{'downarrow' if d == LOWER else 'uparrow'}$"
+        return metric + _latex_arrow(metric)
     return f"{metric} {ARROWS[d]}"
 
 
@@ -238,7 +240,7 @@ def latex_table(records: Iterable[ResultRecord], metrics: list[str] | None = Non
         return "% (no records)\n"
     df = t.cells.copy()
     df.columns = pd.MultiIndex.from_tuples(
-        [(latex_escape(d), latex_escape(m) if k == "value" else latex_escape(f"{m} 95% CI"))
+        [(latex_escape(d), latex_escape(m) if k == "value" else latex_escape(f"{m} evaluation 95% CI"))
          for d, m, k in t.columns])
     # Arrows after escaping, so their $...$ survives.
     df.columns = pd.MultiIndex.from_tuples([(d, lbl + _latex_arrow(m) if k == "value" else lbl)
@@ -255,6 +257,8 @@ def latex_table(records: Iterable[ResultRecord], metrics: list[str] | None = Non
 
 def _latex_arrow(metric: str) -> str:
     d = direction(metric)
+    if d == ZERO:
+        return r" $\to 0$"
     return "" if d is None else f" $\\{'downarrow' if d == LOWER else 'uparrow'}$"
 
 

@@ -40,12 +40,20 @@ def _protocol_lines(records: list[ResultRecord]) -> list[str]:
 
 def table_note(records: list[ResultRecord], interval: str) -> str:
     seeds = sorted({r.seed for r in records})
-    how = ("mean ± std over seeds (std with ddof=1)" if interval == "std"
-           else "mean [95% t-interval of the mean over seeds]")
-    text = (f"Final-step metrics, {how}; seeds {seeds}. ↓ lower is better, ↑ higher is better; "
-            f"the best value per column is in bold.")
+    from ganbench.selection import selection_labels
+
+    how = ("mean ± training spread (std over training seeds, ddof=1)" if interval == "std"
+           else "mean [95% t-interval of the mean over training seeds]")
+    last = {}
+    for r in records:  # the records the table shows: each run's final evaluation
+        k = (r.kind, r.model, r.dataset, r.seed)
+        if k not in last or r.step >= last[k].step:
+            last[k] = r
+    text = (f"Selection: {'; '.join(selection_labels(last.values()))}. Metrics {how}; seeds {seeds}. "
+            f"↓ lower is better, ↑ higher is better, →0 closest to 0 is best; the best value per column is in bold.")
     if any(k.endswith("_ci_low") for r in records for k in r.metrics):
-        text += " \"95% CI\" columns: the records' own bootstrap interval, mean over seeds."
+        text += (" \"evaluation 95% CI\" columns: evaluation spread, the records' own half-sampling interval "
+                 "(resampling the evaluation sets), mean over seeds.")
     return text
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.check import (DEFAULT_RELATIVE, IMPROVED, K_STD, MISSING, NOT_JUDGED, PASS, REGRESSED, compare,
+from ganbench.check import (DEFAULT_RELATIVE, IMPROVED, MISSING, NOT_JUDGED, PASS, REGRESSED, compare,
                             parse_tolerance)
 from ganbench.cli import main
 from ganbench.data import get_dataset
@@ -66,10 +66,12 @@ def test_identical_records_pass_and_directions_are_respected():
     base = recs({"fid": [30.0, 31.0, 32.0], "precision": [0.70, 0.71, 0.72]})
     cmp = compare(base, base)
     assert not cmp.regressed and {r.status for r in cmp.rows} == {PASS}
-    # FID rising beyond 2 x std regresses; FID falling as much is an improvement, not a failure.
-    worse = compare(base, recs({"fid": [34.5, 34.5, 34.5], "precision": [0.71] * 3}))
+    # Training spread of 3 seeds, 2 metrics judged (one-sided alpha 0.05/2): t(0.975, 2) x std x
+    # sqrt(1/3 + 1/3) = 3.51 for FID. Rising beyond it regresses; falling as much is an improvement.
+    assert not compare(base, recs({"fid": [34.4] * 3, "precision": [0.71] * 3})).regressed
+    worse = compare(base, recs({"fid": [34.7, 34.7, 34.7], "precision": [0.71] * 3}))
     assert rows_by_metric(worse)["fid"].status == REGRESSED and worse.regressed
-    better = compare(base, recs({"fid": [27.0] * 3, "precision": [0.71] * 3}))
+    better = compare(base, recs({"fid": [25.0] * 3, "precision": [0.71] * 3}))
     assert rows_by_metric(better)["fid"].status == IMPROVED and not better.regressed
     # Higher precision is better: a drop regresses, a rise does not.
     drop = compare(base, recs({"fid": [31.0] * 3, "precision": [0.60] * 3}))
@@ -78,15 +80,21 @@ def test_identical_records_pass_and_directions_are_respected():
     assert rows_by_metric(rise)["precision"].status == IMPROVED
 
 
-def test_allowance_precedence_tolerance_then_ci_then_seed_spread_then_default():
-    spread = recs({"fid": [30.0, 31.0, 32.0]})  # std 1
+def test_allowance_precedence_tolerance_then_spread_then_default():
+    from scipy.stats import norm, t
+
+    spread = recs({"fid": [30.0, 31.0, 32.0]})  # std 1; training records: a retrained model
     r = rows_by_metric(compare(spread, spread))["fid"]
-    assert r.allowed == pytest.approx(K_STD * 1.0) and "seeds" in r.source
+    assert r.allowed == pytest.approx(t.ppf(0.95, 2) * 1.0 * math.sqrt(2 / 3)) and "training spread" in r.source
 
     with_ci = recs({"fid": [30.0, 31.0, 32.0], "fid_ci_low": [29.0] * 3, "fid_ci_high": [30.0] * 3})
-    r = rows_by_metric(compare(with_ci, with_ci))["fid"]
-    assert r.allowed == pytest.approx(0.5 * math.sqrt(2)) and "CI" in r.source
+    # Retrained: the intervals (evaluation spread) are not used, the seeds' spread is.
+    assert "training spread" in rows_by_metric(compare(with_ci, with_ci))["fid"].source
     assert "fid_ci_low" not in rows_by_metric(compare(with_ci, with_ci))  # companions are not judged
+    # Re-evaluation: se per seed 0.5/1.96, of the 3-seed mean /sqrt(3), both sides, one metric: z = 1.645.
+    r = rows_by_metric(compare(with_ci, with_ci, kind="re-evaluation"))["fid"]
+    se = 0.5 / 1.959964 / math.sqrt(3)
+    assert r.allowed == pytest.approx(norm.ppf(0.95) * se * math.sqrt(2), rel=1e-5) and "evaluation spread" in r.source
 
     r = rows_by_metric(compare(with_ci, with_ci, parse_tolerance("fid=+5")))["fid"]
     assert r.allowed == 5.0 and "--tolerance" in r.source
@@ -97,6 +105,28 @@ def test_allowance_precedence_tolerance_then_ci_then_seed_spread_then_default():
     # 40 * 1.05 = 42: 41.9 passes, 42.1 fails.
     assert not compare(one_seed, recs({"fid": [41.9]})).regressed
     assert compare(one_seed, recs({"fid": [42.1]})).regressed
+
+
+def test_reevaluation_is_detected_from_eval_records_of_the_same_file():
+    def ev(seed, sha, fid):
+        return ResultRecord("g", "d", seed, 0, {"fid": fid, "fid_ci_low": fid - 1, "fid_ci_high": fid + 1},
+                            dict(PROTO), {"target_sha256": sha}, kind="eval")
+
+    base = [ev(0, "aa", 30.0)]
+    assert compare(base, [ev(1, "aa", 30.5)]).kinds[("g", "d")] == "re-evaluation"
+    assert compare(base, [ev(1, "bb", 30.5)]).kinds[("g", "d")] == "retrained"
+    assert compare(recs({"fid": [30.0]}), recs({"fid": [30.0]})).kinds[("m", "d")] == "retrained"
+
+
+def test_ct_and_kl_to_uniform_are_judged_in_their_direction():
+    base = recs({"ct": [0.5, -0.5, 0.0], "kl_to_uniform": [0.10, 0.11, 0.12]})
+    worse = recs({"ct": [-9.0, -8.0, -10.0], "kl_to_uniform": [0.5, 0.6, 0.55]})
+    rows = rows_by_metric(compare(base, worse))
+    assert rows["ct"].status == REGRESSED and rows["kl_to_uniform"].status == REGRESSED
+    under = recs({"ct": [9.0, 8.0, 10.0], "kl_to_uniform": [0.10, 0.11, 0.12]})
+    assert rows_by_metric(compare(base, under))["ct"].status == REGRESSED  # C_T is best near 0
+    better = recs({"ct": [0.1, 0.0, -0.1], "kl_to_uniform": [0.01, 0.01, 0.01]})
+    assert not compare(base, better).regressed
 
 
 def test_statistical_allowance_has_a_floor_but_explicit_tolerance_does_not():
@@ -147,6 +177,13 @@ def test_protocol_mismatch_is_refused_naming_the_keys_unless_allowed():
     # Keys outside the comparability list (the per-seed sample seed) do not count.
     cur2 = recs({"fid": [30.0, 31.0]}, protocol={**PROTO, "sample_seed": 123})
     assert not compare(base, cur2).protocol_diffs
+    # Keys records write: a different k for precision/recall is a different protocol.
+    with pytest.raises(GanbenchError, match="pr_k 3 \\(baseline\\) vs 5"):
+        compare(recs({"fid": [30.0]}, protocol={**PROTO, "pr_k": 3}), recs({"fid": [30.0]}, protocol={**PROTO, "pr_k": 5}))
+    # Different presets are never compared, not even with --allow-protocol-mismatch.
+    with pytest.raises(GanbenchError, match="different presets are never compared"):
+        compare(recs({"fid": [30.0]}, protocol={**PROTO, "preset": "fid10k_test"}),
+                recs({"fid": [30.0]}, protocol={**PROTO, "preset": "fid50k_train"}), allow_protocol_mismatch=True)
 
 
 def test_no_overlap_and_empty_inputs_are_bad_input():

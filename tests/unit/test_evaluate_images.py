@@ -20,8 +20,8 @@ from ganbench.evaluate import IMAGE_EVALUATOR, eval_seed, make_evaluator
 from ganbench.features.cache import FeatureCache
 from ganbench.generators import sample_all
 from ganbench.metrics.fid import fid_from_features
-from ganbench.metrics.stats import bootstrap_ci
-from ganbench.registry import EXTRACTORS
+from ganbench.metrics.stats import IntervalSpec, intervals
+from ganbench.registry import EXTRACTORS, METRICS
 
 
 class PixelExtractor:
@@ -103,7 +103,7 @@ def test_fast_fid_equals_metrics_fid(na, nb, d):
     assert ei._fid_fast(a, b) == pytest.approx(ref, rel=1e-6, abs=1e-6)
     assert ei._fid_for_bootstrap(a, b) == pytest.approx(ref, rel=1e-6, abs=1e-6)
     # (1e-6: metrics.fid sums square roots of rounding-level eigenvalues in the null space.)
-    # Bootstrap resamples hold duplicated rows; the identity still holds.
+    # Duplicated rows: the identity still holds.
     idx = rng.integers(0, na, na)
     assert ei._fid_fast(a[idx], b) == pytest.approx(fid_from_features(a[idx], b), rel=1e-6, abs=1e-6)
 
@@ -116,11 +116,15 @@ def test_compute_metrics_values_protocol_and_ci():
     assert values["fid"] == pytest.approx(fid_from_features(real["pool3"], fake["pool3"]))
     for k in ("kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage"):
         assert np.isfinite(values[k]), k
-    for k in ("fid", "precision", "recall", "density", "coverage"):
-        assert values[f"{k}_ci_low"] <= values[f"{k}_ci_high"], k
-    # The CI is exactly metrics.stats.bootstrap_ci's (same resamples, same percentile rule).
-    assert (values["fid_ci_low"], values["fid_ci_high"]) == pytest.approx(
-        bootstrap_ci(fid_from_features, real["pool3"], fake["pool3"], n_boot=20, seed=3), rel=1e-8)
+    for k in ("fid", "kid", "is", "precision", "recall", "density", "coverage"):
+        assert values[f"{k}_ci_low"] <= values[k] <= values[f"{k}_ci_high"], k  # holds its estimate
+        assert values[f"{k}_ci_low"] < values[f"{k}_ci_high"], k
+    # The FID interval is exactly metrics.stats.intervals' (same half-samples, same rule).
+    fid_ci = intervals(lambda a, b: {"fid": fid_from_features(a, b)}, [real["pool3"], fake["pool3"]],
+                       {"fid": values["fid"]}, IntervalSpec(20, seed=3), ei.CI_BOUNDS)["fid"]
+    assert (values["fid_ci_low"], values["fid_ci_high"]) == pytest.approx(fid_ci, rel=1e-8)
+    assert proto["ci_method"] == "half-sampling" and "m = n/2" in proto["ci_method_text"]
+    assert proto["kid_seed"] == METRICS.get("kid").params["seed"] and proto["is_shuffle_seed"] == 2020
     assert proto["metrics"] == ["fid", "kid", "is", "pr", "dc"]
     assert proto["pr_k"] == 3 and proto["dc_k"] == 5
     assert proto["kid_subsets"] == 100 and proto["kid_subset_size"] == 25  # clipped to the smaller set
@@ -144,7 +148,7 @@ def test_is_without_logits_is_reported_unavailable_not_approximated():
 
 def test_parse_metrics_names():
     assert ei.parse_image_metrics("fid, kid,fid") == ["fid", "kid"]
-    assert ei.parse_image_metrics(None) == list(ei.IMAGE_METRICS)
+    assert ei.parse_image_metrics(None) == list(ei.DEFAULT_METRICS)
     with pytest.raises(GanbenchError, match="did you mean 'fid'"):
         ei.parse_image_metrics("fdi")
 
@@ -219,6 +223,15 @@ def test_training_evaluator_factory(dataset):
     assert v == m
     assert g.training  # restored after sampling
     assert ev.samples(g).shape == (20, 3, 16, 16) and ev.samples(g).dtype == np.uint8
+    # No preset named by this budget; a budget's preset is recorded only when its counts are followed.
+    assert ev.protocol["preset"] is None
+    named = make_evaluator(dataset, Budget("smoke", 2, 4, 1, 32, 32, 2, preset="smoke32_train"), seed=3,
+                           extractor="test-pixels", n_boot=0)
+    assert named.protocol["preset"] is None  # counts follow it, the extractor does not
+    assert named.protocol["preset_not_followed"] == "smoke32_train: extractor test-pixels (preset inception)"
+    off = make_evaluator(dataset, Budget("smoke", 2, 4, 1, 20, 30, 2, preset="smoke32_train"), seed=3,
+                         extractor="test-pixels", n_boot=0)
+    assert off.protocol["preset"] is None and "n_gen 20 (preset 64)" in off.protocol["preset_not_followed"]
 
 
 def test_training_evaluator_conditional_samples_evenly(dataset):

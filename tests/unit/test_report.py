@@ -101,7 +101,7 @@ def test_best_value_per_column_follows_direction():
 
 def test_markdown_marks_best_in_bold_and_arrows_in_headers():
     md = tables.markdown_table(image_records())
-    assert "fashion-mnist fid ↓" in md and "fashion-mnist precision ↑" in md and "fid 95% CI" in md
+    assert "fashion-mnist fid ↓" in md and "fashion-mnist precision ↑" in md and "fid evaluation 95% CI" in md
     assert "**31.0 ± 1.0**" in md and "**0.620 ± 0.020**" in md and "**42.0" not in md
     ci = tables.markdown_table(image_records(), interval="ci")
     assert re.search(r"\*\*31\.0 \[28\.5, 33\.5\]\*\*", ci)  # 31 ± 4.303/sqrt(3)
