@@ -30,8 +30,8 @@ from ganbench.evaluate import IMAGE_EVALUATOR
 from ganbench.generators import Generator, sample
 from ganbench.registry import DATASETS, EXTRACTORS, METRICS
 
-IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc")
-DEFAULT_METRICS = IMAGE_METRICS
+IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "fd", "cmmd", "cdc", "vendi")
+DEFAULT_METRICS = IMAGE_METRICS[:5]
 # Bootstrap resamples for the CIs of fid, precision/recall and density/coverage. 50 gives a rough
 # 95% interval; at n <= 2048 one FID resample costs milliseconds (see _fid_fast), above it ~2 s.
 DEFAULT_BOOTSTRAP = 50
@@ -116,8 +116,8 @@ def extractor_protocol(ext: Any) -> dict[str, Any]:
     mode = getattr(ext, "mode", None)
     out = {"extractor": getattr(ext, "name", type(ext).__name__),
            "weights_sha256": getattr(ext, "weights_sha256", None), "mode": mode}
-    if mode in MODES:
-        out["preprocessing"] = MODES[mode]
+    if mode in MODES or hasattr(ext, "preprocessing"):  # ViT extractors name their own resize
+        out["preprocessing"] = getattr(ext, "preprocessing", None) or MODES[mode]
     extra = getattr(ext, "protocol", None)
     if callable(extra):  # e.g. the domain classifier's accuracy and training settings
         out.update({k: v for k, v in extra().items() if k not in out})
@@ -302,6 +302,8 @@ def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.
             proto["pr_k"] = int(spec.params["k"])
         elif name == "dc":
             proto["dc_k"] = int(spec.params["k"])
+        elif spec.params:  # the newer metrics: every parameter is protocol
+            proto.update({f"{name}_{k}": v for k, v in spec.params.items()})
         values.update(spec(r, f, **params))
         if n_boot and name in CI_METRICS:
             fn = _fid_for_bootstrap if name == "fid" else (lambda a, b, s=spec: s(a, b))

@@ -80,3 +80,5 @@ for _spec in _SPECS:
 from ganbench.metrics import memorization, modes, stacked  # noqa: E402,F401  (register themselves; need MetricSpec)
 
 modes._register()
+
+from ganbench.metrics import embedding  # noqa: E402,F401  (fd, cmmd, cdc, vendi; needs MetricSpec)
