@@ -196,13 +196,16 @@ def resolve_reference(ref: Any, data_dir: str | None = None) -> Dataset | np.nda
     """A reference given as a Dataset, an image array, an image-set path or a dataset spec."""
     from ganbench.data import get_dataset
     from ganbench.data.images import load_images
+    from ganbench.refstats import ReferenceStats, is_stats_file, load_stats
 
-    if isinstance(ref, Dataset):
+    if isinstance(ref, (Dataset, ReferenceStats)):
         return ref
     if isinstance(ref, (np.ndarray, torch.Tensor)):
         return _as_images(ref, "reference images")
     spec = str(ref)
     p = Path(spec).expanduser()
+    if p.is_file() and is_stats_file(p):  # precomputed statistics (ganbench stats, pytorch-fid, clean-fid)
+        return load_stats(p)
     if p.exists():
         return load_images(p)
     kind = spec.partition(":")[0]
@@ -351,6 +354,8 @@ def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = D
     ext = build_extractor(extractor, mode=mode, weights=weights, device=device, data_dir=data_dir,
                           dataset=reference if isinstance(reference, Dataset) else None) \
         if isinstance(extractor, str) else extractor
+    if hasattr(reference, "score"):  # ReferenceStats: check its protocol before minutes of features
+        reference.check(ext, names)
     proto: dict[str, Any] = {}
 
     t0 = time.perf_counter()
@@ -388,6 +393,10 @@ def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = D
     info["fake_features_s"] = round(time.perf_counter() - t0, 3)
     n_gen = proto["n_gen"]
 
+    if hasattr(reference, "score"):  # ReferenceStats
+        values, mproto, ref_proto = reference.score(fake_feats, names, ext, n_boot=n_boot, seed=seed)
+        return values, {"metrics_requested": names, **proto, "ref": reference.path or str(ref), **ref_proto,
+                        **extractor_protocol(ext), **mproto}
     if isinstance(reference, Dataset):
         real_feats, ref_proto = reference_features(
             reference, n_real if n_real is not None else n_gen, ext, split=split, seed=ref_seed,

@@ -19,7 +19,8 @@ import torch
 
 from ganbench.errors import DataNotFoundError, GanbenchError
 from ganbench.features.cache import cache_root
-from ganbench.features.inception import _is_torchscript, _offline, download_file, file_sha256
+from ganbench.features.inception import _is_torchscript, download_file, file_sha256
+from ganbench.io import offline
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def resolve_weights(spec: WeightsSpec, weights: str | Path | None = None, *,
         warnings.warn(f"ignoring {cand}: sha256 {sha} is not the published {spec.sha256}", stacklevel=2)
         tried.append(f"{cand} (checksum mismatch)")
     if allow_download is None:
-        allow_download = not _offline()
+        allow_download = not offline()
     if spec.sha256 is None:
         tried.append("download skipped (no pinned sha256 for this file)")
     elif not allow_download:
