@@ -40,6 +40,7 @@ CI_ALPHA = 0.05
 # every model and seed is compared with the same real images and shares one cache entry.
 REF_SEED = 0
 CI_METRICS = {"fid": ("fid",), "pr": ("precision", "recall"), "dc": ("density", "coverage")}
+CI_METRICS.update({"fd": ("fd",), "cmmd": ("cmmd",), "cdc": ("clipped_density", "clipped_coverage")})
 CLASS_SAMPLING = "even: sample i gets label i mod num_classes (ganbench.generators.class_labels)"
 # At most this many final samples are kept by ImageEvaluator.samples (the suite saves them for plots).
 SAVE_SAMPLES = 1024
