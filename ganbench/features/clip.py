@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ganbench.errors import GanbenchError
-from ganbench.features.vit import VitExtractor, require
+from ganbench.features.vit import NetInput, VitExtractor, require
 from ganbench.features.weights import ResolvedWeights, WeightsSpec, load_state_dict_file, resolve_weights
 from ganbench.registry import EXTRACTORS
 
@@ -76,8 +76,7 @@ def clip_extractor(name: str, weights: str | Path | None = None, mode: str = "le
     w = resolve_weights(SPEC, weights)
     net = _load(str(w.path), w.sha256, w.pinned, check_arch)
     dims = int(net.proj.shape[1]) if getattr(net, "proj", None) is not None else int(net.output_dim)
-    return VitExtractor(name, net, w, mode, size=int(net.image_size[0]), mean=MEAN, std=STD, dims=dims,
-                        device=device)
+    return VitExtractor(name, net, w, mode, NetInput(int(net.image_size[0]), MEAN, STD), dims=dims, device=device)
 
 
 @EXTRACTORS.register("clip-vit-l14-336", help="CLIP ViT-L/14@336px image embedding (768-d), CMMD's space")

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.errors import GanbenchError
-from ganbench.features.vit import VitExtractor, load_strict, require
+from ganbench.features.vit import NetInput, VitExtractor, load_strict, require
 from ganbench.features.weights import WeightsSpec, load_state_dict_file, resolve_weights
 from ganbench.registry import EXTRACTORS
 
@@ -86,7 +86,7 @@ def dinov2_extractor(name: str, weights: str | Path | None = None, mode: str = "
     arch, dims, spec = ARCHS[name]
     resolved = resolve_weights(spec, weights)
     net = _load(arch, str(resolved.path), resolved.sha256)
-    return VitExtractor(name, net, resolved, mode, size=INPUT_SIZE, mean=MEAN, std=STD, dims=dims, device=device)
+    return VitExtractor(name, net, resolved, mode, NetInput(INPUT_SIZE, MEAN, STD), dims=dims, device=device)
 
 
 @EXTRACTORS.register("dinov2-vit-l14", help="DINOv2 ViT-L/14 class token (1024-d), FD_DINOv2's space")

@@ -11,6 +11,7 @@ Resize modes (uint8 NCHW in, float32 0..255 NCHW out at the network's square inp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,15 @@ def resize(images: Any, size: int, mode: str, device: torch.device) -> torch.Ten
     raise GanbenchError(f"unknown preprocessing mode {mode!r}; known: {', '.join(RESIZE_MODES)}")
 
 
+@dataclass(frozen=True)
+class NetInput:
+    """A network's square input size and its per-channel normalisation (on 0..1 images)."""
+
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
 class VitExtractor:
     """A ViT embedding network as a FeatureExtractor: uint8 NCHW -> {"pool3": [B, dims]}.
 
@@ -58,16 +68,15 @@ class VitExtractor:
     Inception embedding (fid, kid, pr, dc, fd, cmmd, vendi) reads this one unchanged.
     """
 
-    def __init__(self, name: str, net: nn.Module, weights: ResolvedWeights, mode: str, *,
-                 size: int, mean: tuple[float, ...], std: tuple[float, ...], dims: int,
-                 device: torch.device | str | None = None) -> None:
+    def __init__(self, name: str, net: nn.Module, weights: ResolvedWeights, mode: str, inp: "NetInput", *,
+                 dims: int, device: torch.device | str | None = None) -> None:
         if mode not in RESIZE_MODES:
             raise GanbenchError(f"unknown preprocessing mode {mode!r} for {name}; known: {', '.join(RESIZE_MODES)}")
         self.base_name, self.net, self.weights, self.mode = name, net.eval().requires_grad_(False), weights, mode
-        self.size, self.dims = size, {"pool3": dims}
+        self.size, self.dims = inp.size, {"pool3": dims}
         # Normalise in 0..255 like torch-fidelity: (x - 255 mean) / (255 std).
-        self._mean = torch.tensor([255 * m for m in mean]).view(1, 3, 1, 1)
-        self._std = torch.tensor([255 * s for s in std]).view(1, 3, 1, 1)
+        self._mean = torch.tensor([255 * m for m in inp.mean]).view(1, 3, 1, 1)
+        self._std = torch.tensor([255 * s for s in inp.std]).view(1, 3, 1, 1)
         self.weights_sha256 = weights.sha256
         self.name = f"{name}[{weights.label}]/{mode}"
         self.logits_unavailable_reason = f"{name} has no class logits (IS needs Inception)"
