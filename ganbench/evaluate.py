@@ -6,6 +6,8 @@ its protocol (sample counts, seeds, rules), so every record describes how it was
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -71,3 +73,16 @@ def make_evaluator(dataset: Dataset, budget: Budget, seed: int, **options: Any) 
             import ganbench.evaluate_images  # noqa: F401  (registers the factory)
         return IMAGE_EVALUATOR["factory"](dataset, budget, eval_seed(seed), **options)
     raise ValueError(f"no evaluator for {dataset.modality} data")
+
+
+class _CallableModule(types.ModuleType):
+    """Once imported, this module is the package attribute ``ganbench.evaluate``, which is also the
+    name of the Python API; calling the module calls the API (``ganbench.api.evaluate``)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from ganbench.api import evaluate
+
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

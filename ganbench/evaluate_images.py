@@ -30,7 +30,7 @@ from ganbench.evaluate import IMAGE_EVALUATOR
 from ganbench.generators import Generator, sample
 from ganbench.registry import DATASETS, EXTRACTORS, METRICS
 
-IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "fd_inf")
+IMAGE_METRICS = ("fid", "kid", "is", "pr", "dc", "fd_inf", "fd", "cmmd", "cdc", "vendi")
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc")
 # Half-sample resamples for the intervals of fid, kid, is, precision/recall and density/coverage
 # (metrics.stats.intervals). 50 estimate the standard error to about +-10%; at n <= 4096 one FID
@@ -38,10 +38,12 @@ DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc")
 DEFAULT_BOOTSTRAP = 50
 CI_ALPHA = 0.05
 CI_OUTPUTS = {"fid": ("fid",), "kid": ("kid",), "is": ("is",), "pr": ("precision", "recall"),
-              "dc": ("density", "coverage")}
+              "dc": ("density", "coverage"), "fd": ("fd",), "cmmd": ("cmmd",),
+              "cdc": ("clipped_density", "clipped_coverage")}
 # Ranges intervals are clipped to (never past the estimate itself).
 CI_BOUNDS = {"fid": (0.0, np.inf), "is": (1.0, np.inf), "precision": (0.0, 1.0), "recall": (0.0, 1.0),
-             "coverage": (0.0, 1.0), "density": (0.0, np.inf)}
+             "coverage": (0.0, 1.0), "density": (0.0, np.inf), "fd": (0.0, np.inf), "cmmd": (0.0, np.inf),
+             "clipped_density": (0.0, 1.0), "clipped_coverage": (0.0, 1.0)}
 # Above the KID subset size, each half-sample uses num_subsets / this many subsets (cost).
 KID_HALF_SUBSET_DIVISOR = 10
 # The reference subset is drawn with a fixed seed, independent of the run or sampling seed, so
@@ -123,8 +125,8 @@ def extractor_protocol(ext: Any) -> dict[str, Any]:
     mode = getattr(ext, "mode", None)
     out = {"extractor": getattr(ext, "name", type(ext).__name__),
            "weights_sha256": getattr(ext, "weights_sha256", None), "mode": mode}
-    if mode in MODES:
-        out["preprocessing"] = MODES[mode]
+    if mode in MODES or hasattr(ext, "preprocessing"):  # ViT extractors name their own resize
+        out["preprocessing"] = getattr(ext, "preprocessing", None) or MODES[mode]
     extra = getattr(ext, "protocol", None)
     if callable(extra):  # e.g. the domain classifier's accuracy and training settings
         out.update({k: v for k, v in extra().items() if k not in out})
@@ -205,13 +207,16 @@ def resolve_reference(ref: Any, data_dir: str | None = None) -> Dataset | np.nda
     """A reference given as a Dataset, an image array, an image-set path or a dataset spec."""
     from ganbench.data import get_dataset
     from ganbench.data.images import load_images
+    from ganbench.refstats import ReferenceStats, is_stats_file, load_stats
 
-    if isinstance(ref, Dataset):
+    if isinstance(ref, (Dataset, ReferenceStats)):
         return ref
     if isinstance(ref, (np.ndarray, torch.Tensor)):
         return _as_images(ref, "reference images")
     spec = str(ref)
     p = Path(spec).expanduser()
+    if p.is_file() and is_stats_file(p):  # precomputed statistics (ganbench stats, pytorch-fid, clean-fid)
+        return load_stats(p)
     if p.exists():
         return load_images(p)
     kind = spec.partition(":")[0]
@@ -315,6 +320,8 @@ def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.
             proto["dc_k"] = int(spec.params["k"])
         elif name == "fd_inf":
             proto.update(fd_inf_mode=spec.params["mode"], fd_inf_seed=int(spec.params["seed"]))
+        elif spec.params:  # the newer metrics: every parameter is protocol
+            proto.update({f"{name}_{k}": v for k, v in spec.params.items()})
         out = spec(r, f, **params)
         values.update(out)
         if ci.resamples and name in CI_OUTPUTS:
@@ -362,6 +369,8 @@ def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = D
     ext = build_extractor(extractor, mode=mode, weights=weights, device=device, data_dir=data_dir,
                           dataset=reference if isinstance(reference, Dataset) else None) \
         if isinstance(extractor, str) else extractor
+    if hasattr(reference, "score"):  # ReferenceStats: check its protocol before minutes of features
+        reference.check(ext, names)
     proto: dict[str, Any] = {}
 
     t0 = time.perf_counter()
@@ -400,6 +409,10 @@ def evaluate_images(fake: Any, ref: Any, metrics: str | Sequence[str] | None = D
     info["fake_features_s"] = round(time.perf_counter() - t0, 3)
     n_gen = proto["n_gen"]
 
+    if hasattr(reference, "score"):  # ReferenceStats
+        values, mproto, ref_proto = reference.score(fake_feats, names, ext, n_boot=n_boot, seed=seed)
+        return values, {"metrics_requested": names, **proto, "ref": reference.path or str(ref), **ref_proto,
+                        **extractor_protocol(ext), **mproto}
     if isinstance(reference, Dataset):
         real_feats, ref_proto = reference_features(
             reference, n_real if n_real is not None else n_gen, ext, split=split, seed=ref_seed,

@@ -8,9 +8,9 @@ from ganbench import __version__
 from ganbench.errors import GanbenchError
 
 
-# Inception preprocessing modes, spelled here so that --help needs no torch import; a test keeps
-# this tuple equal to ganbench.features.inception.MODES, where each mode is defined.
-MODE_CHOICES = ("legacy-tf", "clean", "legacy-pytorch")
+# Preprocessing modes, spelled here so that --help needs no torch import; a test keeps this tuple
+# equal to ganbench.features.inception.MODES plus ganbench.features.vit.RESIZE_MODES (DINOv2, CLIP).
+MODE_CHOICES = ("legacy-tf", "clean", "legacy-pytorch", "edm2", "pil-bicubic")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

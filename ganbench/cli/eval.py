@@ -159,7 +159,8 @@ def _preset_options(preset: str, options: dict[str, Any], ref: str | None) -> di
               help="Reference: a dataset name (cifar10, mnist, npz:PATH, ...) or an image set "
                    "(folder, zip, .npz/.npy) [default for a ganbench checkpoint: its dataset].")
 @click.option("--metrics", default="fid,kid,is,pr,dc", show_default=True,
-              help="Comma-separated: fid, kid, is, pr (precision/recall), dc (density/coverage), fd_inf (FD∞).")
+              help="Comma-separated: fid, kid, is, pr (precision/recall), dc (density/coverage), fd_inf (FD∞), "
+                   "fd, cmmd, cdc (clipped density/coverage), vendi.")
 @click.option("--preset", default=None,
               help="Evaluation protocol preset (ganbench/presets.py: fid10k_test, fid50k_train, fid5k_test, "
                    "kid50k_train, pr50k3_train, cpu2k_train, ...): fixes metrics, -n, --n-real, --split, "
@@ -175,10 +176,11 @@ def _preset_options(preset: str, options: dict[str, Any], ref: str | None) -> di
 @click.option("--mode", default=None, type=click.Choice(MODE_CHOICES),
               help="Inception preprocessing: TF1 bilinear (legacy-tf, the default), clean-fid's PIL bicubic "
                    "(clean) or pytorch-fid's (legacy-pytorch). Inception only.")
-@click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
-              help="Inception weights file (pt_inception-2015-12-05-6726825d.pth, which also gives IS).")
-@click.option("--features", "features", default="inception", show_default=True,
-              help="Feature extractor: inception, or domain (a classifier for 28x28 data, when installed).")
+@click.option("--inception-weights", "--weights", "inception_weights", type=click.Path(dir_okay=False), default=None,
+              help="Extractor weights file (Inception: pt_inception-2015-12-05-6726825d.pth, which also gives IS).")
+@click.option("--features", "--extractor", "features", default="inception", show_default=True,
+              help="Feature extractor: inception, dinov2-vit-l14, dinov2-vit-b14, clip-vit-l14-336, or domain "
+                   "(a classifier for 28x28 data).")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Images per forward pass.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (and interval resampling seed).")
 @click.option("--bootstrap", "n_boot", type=int, default=50, show_default=True,

@@ -82,3 +82,5 @@ from ganbench.metrics import fd_inf, memorization, modes, stacked  # noqa: E402,
 
 modes._register()
 fd_inf._register()
+
+from ganbench.metrics import embedding  # noqa: E402,F401  (fd, cmmd, cdc, vendi; needs MetricSpec)

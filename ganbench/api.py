@@ -1,0 +1,121 @@
+"""The Python API: one call from samples (or a generator) and a reference to values, intervals and
+the protocol that makes them comparable.
+
+    import ganbench
+    r = ganbench.evaluate(samples, "cifar10", metrics=["fid", "kid"])
+    r["fid"], r.intervals["fid"], r.protocol
+
+``samples``: uint8 images (N,C,H,W or N,H,W,C array or tensor), an image set path (folder, .zip,
+.npz/.npy) or a generator (a callable z -> images with ``z_dim``; ``n`` samples are drawn).
+``ref``: a dataset name, an image set, a statistics file (``ganbench stats``, pytorch-fid,
+clean-fid) or an array. ``preset``: a named protocol (``ganbench.presets``) fixing the metrics,
+counts, split, extractor and preprocessing. Options: see ``Options``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from ganbench.errors import GanbenchError
+
+
+@dataclass
+class Options:
+    """What ``evaluate`` accepts besides samples, ref, metrics and preset (None: the default)."""
+
+    n: int | None = None            # generated images used (a generator: drawn; default 10k)
+    n_real: int | None = None       # reference images (dataset: seeded subset of ``split``)
+    split: str | None = None        # "train" (default) or "test"
+    extractor: Any = None           # "inception" (default), "dinov2-vit-l14", "clip-vit-l14-336", ...
+    mode: str | None = None         # preprocessing; default: the extractor's own
+    weights: str | Path | None = None
+    seed: int = 0                   # sampling and bootstrap seed
+    n_boot: int | None = None       # bootstrap resamples for intervals (0: none)
+    batch_size: int = 64
+    device: Any = None
+    data_dir: str | None = None
+    progress: bool = False
+
+
+@dataclass
+class Evaluation:
+    """Values, their intervals and the protocol; ``result["fid"]`` is ``result.values["fid"]``."""
+
+    values: dict[str, float]
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    protocol: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, metric: str) -> float:
+        return self.values[metric]
+
+    def __str__(self) -> str:
+        rows = [f"{k:<18} {v:.6g}" + (f"  [{self.intervals[k][0]:.6g}, {self.intervals[k][1]:.6g}]"
+                                       if k in self.intervals else "") for k, v in self.values.items()]
+        p = self.protocol
+        rows.append(f"({p.get('extractor')}, n_gen={p.get('n_gen')}, n_real={p.get('n_real')}, "
+                    f"ref={p.get('ref')}, split={p.get('real_split')})")
+        return "\n".join(rows)
+
+
+def _split_intervals(raw: dict[str, float]) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    values = {k: v for k, v in raw.items() if not k.endswith(("_ci_low", "_ci_high"))}
+    intervals = {k: (raw[f"{k}_ci_low"], raw[f"{k}_ci_high"]) for k in values
+                 if f"{k}_ci_low" in raw and f"{k}_ci_high" in raw}
+    return values, intervals
+
+
+def _apply_preset(name: str, metrics: Sequence[str] | None, opts: Options) -> tuple[list[str] | None, dict]:
+    try:
+        from ganbench.presets import PRESETS
+    except ImportError:
+        raise GanbenchError("presets are not available in this version of ganbench (ganbench.presets); "
+                            "give metrics and options instead") from None
+    p = PRESETS.get(name)
+    if metrics is not None and list(metrics) != list(p.metrics):
+        raise GanbenchError(f"preset {name!r} fixes metrics {list(p.metrics)}; do not pass metrics= with it")
+    for k, want in (("n", p.n_gen), ("n_real", p.n_real), ("split", p.split), ("mode", p.mode)):
+        have = getattr(opts, k)
+        if have is not None and have != want:
+            raise GanbenchError(f"preset {name!r} fixes {k}={want!r}; got {have!r}")
+        setattr(opts, k, want)
+    opts.extractor = opts.extractor or p.extractor
+    return list(p.metrics), {"preset": name, "preset_protocol": p.protocol()}
+
+
+def evaluate(samples_or_generator: Any, ref: Any, metrics: Sequence[str] | str | None = None,
+             preset: str | None = None, **options: Any) -> Evaluation:
+    """Score generated images against a reference; see the module docstring."""
+    from ganbench.evaluate_images import DEFAULT_BOOTSTRAP, evaluate_images, resolve_features
+
+    fields = {f.name for f in dataclasses.fields(Options)}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise GanbenchError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+    opts = Options(**options)
+    extra: dict[str, Any] = {}
+    if preset is not None:
+        metrics, extra = _apply_preset(preset, metrics, opts)
+    fake = samples_or_generator
+    if isinstance(fake, (str, Path)):
+        from ganbench.data.images import load_images
+
+        fake = load_images(fake)
+    if opts.n is None and callable(fake) and hasattr(fake, "z_dim"):
+        opts.n = 10_000  # as `ganbench eval` draws from a generator (Lucic et al. 2018: 10k vs 10k)
+    ext = opts.extractor or "inception"
+    if ext == "auto":  # a preset's "domain CNN on 28x28 datasets that have one, else Inception"
+        from ganbench.data.base import Dataset
+        from ganbench.evaluate_images import resolve_reference
+
+        ref = resolve_reference(ref, opts.data_dir)
+        ext = resolve_features("auto", ref) if isinstance(ref, Dataset) else "inception"
+    raw, protocol = evaluate_images(
+        fake, ref, metrics, n=opts.n, extractor=ext, mode=opts.mode, seed=opts.seed, n_real=opts.n_real,
+        split=opts.split or "train", data_dir=opts.data_dir, weights=opts.weights, batch_size=opts.batch_size,
+        n_boot=DEFAULT_BOOTSTRAP if opts.n_boot is None else opts.n_boot, device=opts.device,
+        progress=opts.progress)
+    values, intervals = _split_intervals(raw)
+    return Evaluation(values, intervals, {**protocol, **extra})
