@@ -22,7 +22,11 @@ from ganbench.registry import BUDGETS, MODELS
 
 BUDGETS.register("smoke", "seconds, for tests")
 BUDGETS.register("cpu", "minutes on 2 CPU cores")
-BUDGETS.register("paper", "the published budget (100k generator steps, REFERENCE.md section 3)")
+BUDGETS.register("paper", "the published budget: PacGAN's 400k iterations on mixtures, 100k generator steps on images")
+BUDGETS.register("lucic", "images: Lucic et al. 2018's protocol (batch 64, 20 epochs, FID 10k test vs 10k samples)")
+
+MODALITIES = ("vector", "image")
+UPDATES = ("alternating", "simultaneous")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,13 @@ class Budget:
     # Image feature extractor: "inception", "domain" (28x28 domain CNN; its FID is not Inception
     # FID, the extractor name in every record says which) or "auto" (domain where it applies).
     features: str = "inception"
+    # What the budget's protocol is, in words: the paper's, or ganbench's own (then say so).
+    protocol: str = ""
+    train_size: int = 0  # > 0: a fixed training set of this many points, reshuffled each epoch (SeedStream)
+    split: str = "train"  # images: the reference split of the evaluation
+    hq_rule: str = "3sigma"  # mixtures: the high-quality rule of the records (ganbench.metrics.modes)
+    # Recipe fields this budget changes (e.g. ganbench's faster cpu protocol); merged over the recipe.
+    recipe: dict[str, Any] = field(default_factory=dict)
 
     def eval_steps(self) -> list[int]:
         steps = list(range(self.eval_every, self.steps + 1, self.eval_every)) if self.eval_every > 0 else []
@@ -62,6 +73,15 @@ class Recipe:
     n_dis_warmup: dict[str, int] = field(default_factory=dict)  # WGAN's 100 critic steps schedule
     conditional: str = ""  # "" | "ac" | "projection"
     reference: str = ""
+    # "alternating": n_dis D steps on fresh batches, then a G step on fresh z. "simultaneous": one
+    # batch and one z, G and D gradients at the same parameters, applied together (ALI's
+    # ali_algorithm, IshmaelBelghazi/ALI ali/algorithms.py, used by PacGAN's code).
+    update: str = "alternating"
+    unroll: int = 0  # Unrolled GAN's unrolling steps (Metz et al. 2017); 0 = none
+    sources: dict[str, str] = field(default_factory=dict)  # constant -> its source (paper, repo, file)
+    # Recipe fields that differ on one modality's data (e.g. PacGAN's optimiser and update on mixtures).
+    vector: dict[str, Any] = field(default_factory=dict)
+    image: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -73,6 +93,17 @@ class Recipe:
         if unknown:
             raise GanbenchError(f"recipe {d.get('name', '?')!r}: unknown keys {sorted(unknown)}")
         return cls(**d)
+
+    def for_run(self, modality: str, budget: Budget) -> "Recipe":
+        """The recipe one run trains: ``optimizer.<modality>`` and the budget's ``recipe`` merged in."""
+        d = self.to_dict()
+        over = budget.recipe
+        for part in (d[modality], {k: v for k, v in over.items() if k not in MODALITIES}, over.get(modality, {})):
+            d = _deep_merge(d, part)
+        d["vector"], d["image"] = {}, {}
+        if d["update"] not in UPDATES:
+            raise GanbenchError(f"recipe {self.name!r}: unknown update {d['update']!r}; use one of {', '.join(UPDATES)}")
+        return Recipe.from_dict(d)
 
     def budget(self, name: str, modality: str) -> Budget:
         BUDGETS.get(name)

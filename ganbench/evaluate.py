@@ -25,18 +25,19 @@ class VectorEvaluator:
     dataset: MixtureOfGaussians
     n_gen: int
     seed: int
+    rule: str = "3sigma"  # the papers' rule by default: these numbers are compared with PacGAN/VEEGAN
     protocol: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         self.protocol = {"metrics": ["modes"], "n_gen": self.n_gen, "sample_seed": self.seed,
-                         **mode_protocol(self.dataset.centers, self.dataset.sigma)}
+                         **mode_protocol(self.dataset.centers, self.dataset.sigma, rule=self.rule)}
 
     def samples(self, g: Generator) -> np.ndarray:
         x, _ = sample_all(g, self.n_gen, self.seed, batch_size=self.n_gen)
         return x
 
     def __call__(self, g: Generator) -> dict[str, float]:
-        return mode_metrics(self.samples(g), self.dataset.centers, self.dataset.sigma)
+        return mode_metrics(self.samples(g), self.dataset.centers, self.dataset.sigma, rule=self.rule)
 
 
 # Image evaluation registers a factory here (ganbench.evaluate_images), keeping this module light.
@@ -50,9 +51,9 @@ def eval_seed(run_seed: int) -> int:
 
 def make_evaluator(dataset: Dataset, budget: Budget, seed: int, **options: Any) -> Callable[[Generator], dict]:
     if isinstance(dataset, MixtureOfGaussians):
-        return VectorEvaluator(dataset, budget.n_eval, eval_seed(seed))
+        return VectorEvaluator(dataset, budget.n_eval, eval_seed(seed), options.get("hq_rule", budget.hq_rule))
     if dataset.modality == "image":
         if "factory" not in IMAGE_EVALUATOR:
             import ganbench.evaluate_images  # noqa: F401  (registers the factory)
-        return IMAGE_EVALUATOR["factory"](dataset, budget, eval_seed(seed), **options)
+        return IMAGE_EVALUATOR["factory"](dataset, budget, eval_seed(seed), **{"split": budget.split, **options})
     raise ValueError(f"no evaluator for {dataset.modality} data")

@@ -79,6 +79,29 @@ def run_one(cfg: RunConfig, threads: int | None = None) -> RunOutcome:
         return RunOutcome(cfg, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}")
 
 
+def run_task(cfgs: list[RunConfig], threads: int | None = None) -> list[RunOutcome]:
+    """One task of the suite: the seeds of one (model, dataset), stacked on the vectorised path
+    where the recipe allows it (ganbench.vectorised), else one run after the other."""
+    from ganbench.vectorised import run_group, supports
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        vectorised = supports(cfgs[0])
+    except GanbenchError:
+        vectorised = False
+    if not vectorised:
+        return [run_one(c, threads) for c in cfgs]
+    t0 = time.perf_counter()
+    try:
+        return run_group(cfgs[0], [c.seed for c in cfgs])
+    except GanbenchError as e:
+        return [RunOutcome(c, [], time.perf_counter() - t0, error=str(e)) for c in cfgs]
+    except Exception as e:  # a bug in one group must not lose the others; keep the traceback
+        tb = traceback.format_exc(limit=6)
+        return [RunOutcome(c, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}") for c in cfgs]
+
+
 def default_workers(device: str) -> int:
     # Small MLPs use one core poorly split two ways; two single-threaded runs use both.
     if device != "cpu" and (device == "auto" and torch.cuda.is_available() or device.startswith("cuda")):
@@ -93,21 +116,22 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
     workers = workers or default_workers(base.device)
     outcomes: list[RunOutcome] = []
     bar = tqdm(total=len(cfgs), unit="run", desc="suite", dynamic_ncols=True, disable=not base.progress)
-    if workers == 1 or len(cfgs) == 1:
-        for c in cfgs:
-            bar.set_postfix_str(f"{c.model}/{c.dataset}/seed{c.seed}")
-            outcomes.append(run_one(c))
-            bar.update(1)
+    tasks = [[c for c in cfgs if (c.model, c.dataset) == key] for key in dict.fromkeys((c.model, c.dataset) for c in cfgs)]
+    if workers == 1 or len(tasks) == 1:
+        for task in tasks:
+            bar.set_postfix_str(f"{task[0].model}/{task[0].dataset}")
+            outcomes += run_task(task)
+            bar.update(len(task))
     else:
-        quiet = [dataclasses.replace(c, progress=False) for c in cfgs]
         ctx = mp.get_context("spawn")  # fork after torch threads start is unsafe
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(run_one, c, 1): c for c in quiet}
+            futures = {pool.submit(run_task, [dataclasses.replace(c, progress=False) for c in task], 1): task
+                       for task in tasks}
             for fut in cf.as_completed(futures):
-                c = futures[fut]
-                outcomes.append(fut.result())
-                bar.set_postfix_str(f"done {c.model}/{c.dataset}/seed{c.seed}")
-                bar.update(1)
+                task = futures[fut]
+                outcomes += fut.result()
+                bar.set_postfix_str(f"done {task[0].model}/{task[0].dataset}")
+                bar.update(len(task))
     bar.close()
     order = {(c.model, c.dataset, c.seed): i for i, c in enumerate(cfgs)}
     outcomes.sort(key=lambda o: order[(o.cfg.model, o.cfg.dataset, o.cfg.seed)])
