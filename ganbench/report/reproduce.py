@@ -78,3 +78,16 @@ def markdown_reproduction(records: Iterable[ResultRecord]) -> str:
         lines.append(f"| {r['model']} | {r['dataset']} | {m} | {ours} | {r['budget']} | "
                      f"{_num(r['paper'], m)}{spread} ({r['paper_n']}) | {r['source']} | {r['inside']} |")
     return "\n".join(lines)
+
+
+def html_reproduction(records: Iterable[ResultRecord]) -> str:
+    """The same table as HTML for report.html; empty when no published row matches."""
+    import html
+
+    text = markdown_reproduction(records)
+    if not text:
+        return ""
+    rows = [line.strip("|").split(" | ") for line in text.splitlines() if not line.startswith("|---")]
+    head = "".join(f"<th>{html.escape(c.strip())}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>" for r in rows[1:])
+    return f"<h3>Beside the published numbers (PacGAN, VEEGAN)</h3><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

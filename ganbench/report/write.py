@@ -15,7 +15,7 @@ from ganbench.errors import GanbenchError
 from ganbench.records import ResultRecord
 from ganbench.report import html as html_report
 from ganbench.report import plots, tables
-from ganbench.report.reproduce import markdown_reproduction
+from ganbench.report.reproduce import html_reproduction, markdown_reproduction
 
 REPRO_TITLE = "## Beside the published numbers (PacGAN Lin et al. 2018, VEEGAN Srivastava et al. 2017, Table 1)"
 
@@ -204,7 +204,8 @@ def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | Non
         written["plots"] = out / "plots"
     if "html" in formats:
         extra = [f"wall time {wall_s:.1f} s"] if wall_s is not None else []
-        page = html_report.render_report(title or f"ganbench report: {out.resolve().name}", records, table_html,
+        page = html_report.render_report(title or f"ganbench report: {out.resolve().name}", records,
+                                         table_html + html_reproduction(records),
                                          note, _figure_sections(pl), extra)
         (out / "report.html").write_text(page, encoding="utf-8")
         written["report"] = out / "report.html"

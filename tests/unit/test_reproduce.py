@@ -36,3 +36,13 @@ def test_markdown_names_the_papers_and_is_empty_without_a_match():
     text = markdown_reproduction(_recs("gan", "ring", [6, 7, 8]))
     assert "PacGAN Table 1" in text and "VEEGAN Table 1" in text and "98.2%" in text
     assert markdown_reproduction(_recs("lsgan", "ring", [6, 7])) == ""
+
+
+def test_report_files_carry_the_reproduction_table(tmp_path):
+    from ganbench.report.write import write_run_report
+
+    written = write_run_report(tmp_path, _recs("pacgan4", "grid", [24, 25, 25]), formats=("md", "html"))
+    md = (tmp_path / "table.md").read_text()
+    assert "PacGAN4, PacGAN Table 1" in md and "24.80 ± 0.20 se (10)" in md
+    assert "Beside the published numbers" in (tmp_path / "report.html").read_text()
+    assert "PacGAN" in written["reproduction_text"]
