@@ -50,7 +50,8 @@ def reproduction(records: Iterable[ResultRecord]) -> pd.DataFrame:
             inside = "n/a: 1 seed"
         else:
             inside = "yes" if lo <= p["value"] <= hi else "no"
-        rows.append({"model": p["model"], "dataset": p["dataset"], "metric": p["metric"], "ours": o["mean"],
+        se = o["std"] / math.sqrt(o["n_seeds"]) if o["n_seeds"] > 1 else float("nan")
+        rows.append({"model": p["model"], "dataset": p["dataset"], "metric": p["metric"], "ours": o["mean"], "se": se,
                      "ci_low": lo, "ci_high": hi, "n_seeds": int(o["n_seeds"]), "budget": budget,
                      "paper": p["value"], "paper_spread": p["spread"], "paper_spread_kind": p["spread_kind"],
                      "paper_n": int(p["n_seeds"]), "source": f"{p['paper_model']}, {p['source']}",
@@ -69,11 +70,12 @@ def markdown_reproduction(records: Iterable[ResultRecord]) -> str:
     df = reproduction(records)
     if df.empty:
         return ""
-    lines = ["| model | dataset | metric | ours: mean [95% interval] (seeds) | budget | published ± spread (runs) "
+    lines = ["| model | dataset | metric | ours: mean ± se [95% interval] (seeds) | budget | published ± spread (runs) "
              "| source | published inside ours |", "|" + "---|" * 8]
     for _, r in df.iterrows():
         m = r["metric"]
-        ours = f"{_num(r['ours'], m)} [{_num(r['ci_low'], m)}, {_num(r['ci_high'], m)}] ({r['n_seeds']})"
+        se = f" ± {_num(r['se'], m)}" if not math.isnan(r["se"]) else ""
+        ours = f"{_num(r['ours'], m)}{se} [{_num(r['ci_low'], m)}, {_num(r['ci_high'], m)}] ({r['n_seeds']})"
         spread = f" ± {_num(r['paper_spread'], m)} {r['paper_spread_kind']}" if r["paper_spread_kind"] else ""
         lines.append(f"| {r['model']} | {r['dataset']} | {m} | {ours} | {r['budget']} | "
                      f"{_num(r['paper'], m)}{spread} ({r['paper_n']}) | {r['source']} | {r['inside']} |")
