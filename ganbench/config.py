@@ -37,11 +37,17 @@ BUDGET_INFO = {
                         "vector about 15 s CPU, image (28x28) about 55 s CPU, start-up included"),
     "cpu": BudgetInfo("a first signal on a laptop: mixtures reach their modes, images take shape",
                       "vector about 30 s CPU; image (28x28) 10-13 min wall, 2 runs at a time"),
-    "paper": BudgetInfo("the published budget: 100k generator steps, 50k samples (docs/reference.md section 3)",
-                        "images: days (a GPU job); vector: about 50x the cpu budget"),
+    "paper": BudgetInfo("the published budget: PacGAN's 400k iterations on mixtures, 100k generator steps and "
+                        "50k samples on images (docs/reference.md section 3)",
+                        "images: days (a GPU job); vector: hours per run on a CPU (PacGAN's 400k iterations)"),
+    "lucic": BudgetInfo("images: Lucic et al. 2018's protocol (batch 64, 20 epochs, FID 10k test vs 10k samples)",
+                        "hours per run on a CPU (18,750 steps and 20k Inception images); not run here"),
 }
 for _name, _info in BUDGET_INFO.items():
     BUDGETS.register(_name, _info, help=_info.purpose)
+
+MODALITIES = ("vector", "image")
+UPDATES = ("alternating", "simultaneous")
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,13 @@ class Budget:
     memo_n_train: int = 10_000
     # Evaluation protocol preset (ganbench.presets) the budget's evaluations follow; "" for none.
     preset: str = ""
+    # What the budget's protocol is, in words: the paper's, or ganbench's own (then say so).
+    protocol: str = ""
+    train_size: int = 0  # > 0: a fixed training set of this many points, reshuffled each epoch (SeedStream)
+    split: str = "train"  # images: the reference split of the evaluation
+    hq_rule: str = "3sigma"  # mixtures: the high-quality rule of the records (ganbench.metrics.modes)
+    # Recipe fields this budget changes (e.g. ganbench's faster cpu protocol); merged over the recipe.
+    recipe: dict[str, Any] = field(default_factory=dict)
 
     def eval_steps(self) -> list[int]:
         steps = list(range(self.eval_every, self.steps + 1, self.eval_every)) if self.eval_every > 0 else []
@@ -87,6 +100,15 @@ class Recipe:
     n_dis_warmup: dict[str, int] = field(default_factory=dict)  # WGAN's 100 critic steps schedule
     conditional: str = ""  # "" | "ac" | "projection"
     reference: str = ""
+    # "alternating": n_dis D steps on fresh batches, then a G step on fresh z. "simultaneous": one
+    # batch and one z, G and D gradients at the same parameters, applied together (ALI's
+    # ali_algorithm, IshmaelBelghazi/ALI ali/algorithms.py, used by PacGAN's code).
+    update: str = "alternating"
+    unroll: int = 0  # Unrolled GAN's unrolling steps (Metz et al. 2017); 0 = none
+    sources: dict[str, str] = field(default_factory=dict)  # constant -> its source (paper, repo, file)
+    # Recipe fields that differ on one modality's data (e.g. PacGAN's optimiser and update on mixtures).
+    vector: dict[str, Any] = field(default_factory=dict)
+    image: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -98,6 +120,17 @@ class Recipe:
         if unknown:
             raise GanbenchError(f"recipe {d.get('name', '?')!r}: unknown keys {sorted(unknown)}")
         return cls(**d)
+
+    def for_run(self, modality: str, budget: Budget) -> "Recipe":
+        """The recipe one run trains: ``optimizer.<modality>`` and the budget's ``recipe`` merged in."""
+        d = self.to_dict()
+        over = budget.recipe
+        for part in (d[modality], {k: v for k, v in over.items() if k not in MODALITIES}, over.get(modality, {})):
+            d = _deep_merge(d, part)
+        d["vector"], d["image"] = {}, {}
+        if d["update"] not in UPDATES:
+            raise GanbenchError(f"recipe {self.name!r}: unknown update {d['update']!r}; use one of {', '.join(UPDATES)}")
+        return Recipe.from_dict(d)
 
     def budget(self, name: str, modality: str) -> Budget:
         BUDGETS.get(name)
@@ -239,7 +272,7 @@ def default_budget_steps(name: str) -> str:
     defaults = _read_toml(_recipe_dir() / "_defaults.toml")
     budgets = [_deep_merge(defaults, _read_toml(p)).get("budgets", {}) for p in _recipe_paths()]
     parts = []
-    for modality in ("vector", "image"):
+    for modality in MODALITIES:
         steps = sorted({b.get(modality, {}).get(name, {}).get("steps", 0) for b in budgets} - {0})
         if steps:
             span = str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"

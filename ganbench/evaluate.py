@@ -28,6 +28,7 @@ class VectorEvaluator:
     n_gen: int
     seed: int
     resamples: int = 50  # half-samples for the evaluation-spread intervals (metrics.stats.intervals)
+    rule: str = "3sigma"  # the papers' rule by default: these numbers are compared with PacGAN/VEEGAN
     protocol: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -35,7 +36,7 @@ class VectorEvaluator:
 
         self.ci = IntervalSpec(self.resamples, seed=self.seed)
         self.protocol = {"metrics": ["modes"], "n_gen": self.n_gen, "sample_seed": self.seed,
-                         **mode_protocol(self.dataset.centers, self.dataset.sigma),
+                         **mode_protocol(self.dataset.centers, self.dataset.sigma, rule=self.rule),
                          **(self.ci.protocol() if self.resamples else {"bootstrap": 0})}
 
     def samples(self, g: Generator) -> np.ndarray:
@@ -47,10 +48,10 @@ class VectorEvaluator:
 
         x = self.samples(g)
         c, s = self.dataset.centers, self.dataset.sigma
-        values = mode_metrics(x, c, s)
+        values = mode_metrics(x, c, s, rule=self.rule)
         if self.resamples:
             bounds = {"hq_share": (0.0, 1.0), "modes": (0.0, float(len(c))), "reverse_kl": (0.0, np.inf)}
-            cis = intervals(lambda h: mode_metrics(h, c, s), [x], values, self.ci, bounds)
+            cis = intervals(lambda h: mode_metrics(h, c, s, rule=self.rule), [x], values, self.ci, bounds)
             for k, (lo, hi) in cis.items():
                 values[f"{k}_ci_low"], values[f"{k}_ci_high"] = lo, hi
         return values
@@ -67,11 +68,11 @@ def eval_seed(run_seed: int) -> int:
 
 def make_evaluator(dataset: Dataset, budget: Budget, seed: int, **options: Any) -> Callable[[Generator], dict]:
     if isinstance(dataset, MixtureOfGaussians):
-        return VectorEvaluator(dataset, budget.n_eval, eval_seed(seed))
+        return VectorEvaluator(dataset, budget.n_eval, eval_seed(seed), rule=options.get("hq_rule", budget.hq_rule))
     if dataset.modality == "image":
         if "factory" not in IMAGE_EVALUATOR:
             import ganbench.evaluate_images  # noqa: F401  (registers the factory)
-        return IMAGE_EVALUATOR["factory"](dataset, budget, eval_seed(seed), **options)
+        return IMAGE_EVALUATOR["factory"](dataset, budget, eval_seed(seed), **{"split": budget.split, **options})
     raise ValueError(f"no evaluator for {dataset.modality} data")
 
 

@@ -122,8 +122,31 @@ def _init_worker(parent_pid: int, progress_queue: Any) -> None:
     _WORKER_QUEUE = progress_queue
 
 
-def _run_in_worker(cfg: RunConfig) -> RunOutcome:
-    return run_one(cfg, 1, _WORKER_QUEUE)
+def _run_in_worker(task: list[RunConfig]) -> list[RunOutcome]:
+    return run_task(task, 1, _WORKER_QUEUE)
+
+
+def run_task(cfgs: list[RunConfig], threads: int | None = None, progress_queue: Any = None) -> list[RunOutcome]:
+    """One task of the suite: the seeds of one (model, dataset), stacked on the vectorised path
+    where the recipe allows it (ganbench.vectorised), else one run after the other."""
+    from ganbench.vectorised import run_group, supports
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        vectorised = supports(cfgs[0])
+    except GanbenchError:
+        vectorised = False
+    if not vectorised:
+        return [run_one(c, threads, progress_queue) for c in cfgs]
+    t0 = time.perf_counter()
+    try:
+        return run_group(cfgs[0], [c.seed for c in cfgs])
+    except GanbenchError as e:
+        return [RunOutcome(c, [], time.perf_counter() - t0, error=str(e)) for c in cfgs]
+    except Exception as e:  # a bug in one group must not lose the others; keep the traceback
+        tb = traceback.format_exc(limit=6)
+        return [RunOutcome(c, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}") for c in cfgs]
 
 
 def default_workers(device: str) -> int:
@@ -141,16 +164,20 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
     outcomes: list[RunOutcome] = []
     display = SuiteDisplay({run_key(c): planned_steps(c) for c in cfgs}, enabled=base.progress)
     quiet = [dataclasses.replace(c, progress=False) for c in cfgs]  # the display shows their progress
+    # One task per (model, dataset): its seeds train stacked where the recipe allows (run_task).
+    tasks = [[c for c in quiet if (c.model, c.dataset) == key]
+             for key in dict.fromkeys((c.model, c.dataset) for c in quiet)]
 
-    def finished(o: RunOutcome) -> None:
-        outcomes.append(o)
-        display.handle(("done", run_key(o.cfg), 0, 0, ""))
+    def finished(done: list[RunOutcome]) -> None:
+        for o in done:
+            outcomes.append(o)
+            display.handle(("done", run_key(o.cfg), 0, 0, ""))
 
-    if workers == 1 or len(cfgs) == 1:
+    if workers == 1 or len(tasks) == 1:
         q: Any = queue.Queue()
         with display.listen(q):
-            for c in quiet:
-                finished(run_one(c, None, q))
+            for task in tasks:
+                finished(run_task(task, None, q))
     else:
         ctx = mp.get_context("spawn")  # fork after torch threads start is unsafe
         # A plain queue inherited at start-up, not a Manager: a manager's server process would
@@ -159,7 +186,7 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                     initargs=(os.getpid(), q)) as pool:
             with display.listen(q):
-                futures = [pool.submit(_run_in_worker, c) for c in quiet]
+                futures = [pool.submit(_run_in_worker, task) for task in tasks]
                 for fut in cf.as_completed(futures):
                     finished(fut.result())
     display.close()

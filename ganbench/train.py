@@ -15,6 +15,7 @@ from torch import nn
 from ganbench.config import Budget, Recipe, RunConfig
 from ganbench.data import get_dataset
 from ganbench.data.base import Dataset
+from ganbench.data.stream import SeedStream
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_open
 from ganbench.losses import OBJECTIVES, clip_weights, gradient_penalty
@@ -42,6 +43,20 @@ def make_optimizer(params: Any, opt: dict[str, Any], lr: float) -> torch.optim.O
     raise GanbenchError(f"unknown optimizer {name!r}; use 'adam' or 'rmsprop'")
 
 
+def set_lr(opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer], recipe: Recipe, step: int,
+           steps: int) -> None:
+    """``optimizer.decay_from`` (a fraction of the budget; absent: constant lr): the learning rates
+    fall linearly to 0 from that point to the last step. A pure function of the step, so resume needs no state."""
+    start = recipe.optimizer.get("decay_from")
+    if start is None:
+        return
+    first = int(start * steps)
+    scale = 1.0 if step < first else max(0.0, 1.0 - (step - first) / max(1, steps - first))
+    for opt, key in zip(opts, ("lr_g", "lr_d")):
+        for group in opt.param_groups:
+            group["lr"] = recipe.optimizer[key] * scale
+
+
 def atomic_save(obj: Any, path: Path) -> None:
     """torch.save to a temporary file, then os.replace: a kill never leaves a half-written file."""
     with atomic_open(path) as f:
@@ -56,6 +71,27 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(ck, dict) or "generator" not in ck:
         raise GanbenchError(f"{path}: not a ganbench checkpoint (no 'generator' entry)")
     return ck
+
+
+def resolve_run(cfg: RunConfig, modality: str, recipe: Recipe | None = None) -> tuple[Recipe, Budget]:
+    """The recipe and budget one run trains with (the budget's protocol merged into the recipe)."""
+    base = recipe or cfg.recipe()
+    budget = cfg.resolve_budget(base, modality)
+    return base.for_run(modality, budget), budget
+
+
+def run_protocol(recipe: Recipe, budget: Budget, dataset: Dataset) -> dict[str, Any]:
+    """What every record says about how the run was trained."""
+    proto: dict[str, Any] = {"budget": budget.name, "steps": budget.steps, "batch_size": budget.batch_size,
+                             "n_dis": recipe.n_dis, "objective": recipe.objective,
+                             "dataset_identity": dataset.identity()}
+    if budget.protocol:
+        proto["protocol"] = budget.protocol
+    pack = int(recipe.arch.get(dataset.modality, {}).get("pack", 1))
+    extra = {"update": recipe.update if recipe.update != "alternating" else None, "pack": pack if pack > 1 else None,
+             "unroll": recipe.unroll or None, "train_size": budget.train_size or None}
+    proto.update({k: v for k, v in extra.items() if v is not None})
+    return proto
 
 
 @dataclass
@@ -87,10 +123,12 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, dataset: Dataset | None = None, recipe: Recipe | None = None) -> None:
         self.cfg = cfg
-        self.recipe = recipe or cfg.recipe()
         self.dataset = dataset or get_dataset(cfg.dataset, cfg.data_dir)
         self.modality = self.dataset.modality
-        self.budget: Budget = cfg.resolve_budget(self.recipe, self.modality)
+        self.recipe, self.budget = resolve_run(cfg, self.modality, recipe)
+        if self.recipe.unroll:
+            raise GanbenchError(f"{self.recipe.name}: unrolled updates run on the vectorised path "
+                                f"(ganbench.vectorised); `ganbench run` uses it for vector data")
         self.objective = OBJECTIVES.get(self.recipe.objective)
         if self.objective is None:
             raise GanbenchError(f"unknown objective {self.recipe.objective!r}; known: {sorted(OBJECTIVES)}")
@@ -108,8 +146,11 @@ class Trainer:
         opt = self.recipe.optimizer
         self.opt_g = make_optimizer(self.g.parameters(), opt, opt["lr_g"])
         self.opt_d = make_optimizer(self.d.parameters(), opt, opt["lr_d"])
-        # Every random draw of training comes from this generator, seeded from the run's seed.
-        self.gen = torch.Generator().manual_seed(cfg.seed)
+        # Every random draw of training comes from this stream, seeded from the run's seed.
+        arch = self.recipe.arch[self.modality]
+        self.stream = SeedStream(self.dataset, cfg.seed, self.g.z_dim, int(arch.get("pack", 1)),
+                                 self.budget.train_size, self.device)
+        self.gen = self.stream.gen
         self.step = 0
         # Progress and logs (ganbench.monitor); the suite replaces this with its display and TensorBoard.
         self.monitor: Monitor = BarMonitor() if cfg.progress else Monitor()
@@ -123,7 +164,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "step": self.step,
-            "rng": {"train": self.gen.get_state(), "torch": torch.get_rng_state()},
+            "rng": {"train": self.gen.get_state(), "torch": torch.get_rng_state(), "stream": self.stream.state()},
             "recipe": self.recipe.to_dict(),
             "run": {"model": self.cfg.model, "dataset": self.cfg.dataset, "seed": self.cfg.seed,
                     "budget": self.budget.__dict__, "modality": self.modality,
@@ -144,7 +185,7 @@ class Trainer:
         self.d.load_state_dict(ck["discriminator"])
         self.opt_g.load_state_dict(ck["opt_g"])
         self.opt_d.load_state_dict(ck["opt_d"])
-        self.gen.set_state(ck["rng"]["train"])
+        self.stream.load(ck["rng"].get("stream") or {"gen": ck["rng"]["train"], "perm": None, "pos": 0})
         torch.set_rng_state(ck["rng"]["torch"])
         self.step = int(ck["step"])
 
@@ -169,7 +210,7 @@ class Trainer:
             else self.d(x)
 
     def _noise(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(n, self.g.z_dim, generator=self.gen).to(self.device)
+        z = self.stream.noise(n * self.stream.pack)
         y = None
         if self.recipe.conditional:
             y = torch.randint(self.dataset.num_classes, (n,), generator=self.gen).to(self.device)
@@ -181,14 +222,16 @@ class Trainer:
             return 0.0
         return nn.functional.cross_entropy(cls_logits, y)
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One generator step; the losses stay on the device (no host sync per step)."""
+        set_lr((self.opt_g, self.opt_d), self.recipe, self.step, self.budget.steps)
+        if self.recipe.update == "simultaneous":
+            return self._simultaneous_step()
         bs = self.budget.batch_size
         penalty = self.recipe.penalty
         d_loss = torch.zeros(())
         for _ in range(self.recipe.n_dis_at(self.step)):
-            x_real, y_real = self.dataset.train_batch(bs, self.gen)
-            x_real = x_real.to(self.device)
-            y_real = None if y_real is None else y_real.to(self.device)
+            x_real, y_real = self.stream.real(bs)
             z, y_fake = self._noise(bs)
             with torch.no_grad():
                 x_fake = self.g(z, y_fake)
@@ -212,7 +255,28 @@ class Trainer:
         g_loss.backward()
         self.opt_g.step()
         self.step += 1
-        return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
+    def _simultaneous_step(self) -> dict[str, torch.Tensor]:
+        # ALI's update (IshmaelBelghazi/ALI ali/algorithms.py): both gradients from one forward pass.
+        if self.recipe.conditional or self.recipe.penalty or self.recipe.n_dis != 1:
+            raise GanbenchError(f"{self.recipe.name}: the simultaneous update supports unconditional, "
+                                f"unpenalised recipes with n_dis 1")
+        x_real, _ = self.stream.real(self.budget.batch_size)
+        z, _ = self._noise(self.budget.batch_size)
+        real_adv, _ = self.d(x_real)
+        fake_adv, _ = self.d(self.g(z))
+        d_loss = self.objective.d_loss(real_adv, fake_adv)
+        g_loss = self.objective.g_loss(fake_adv)
+        d_params, g_params = list(self.d.parameters()), list(self.g.parameters())
+        d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
+        g_grads = torch.autograd.grad(g_loss, g_params)
+        for p, gr in zip(d_params + g_params, d_grads + g_grads):
+            p.grad = gr
+        self.opt_d.step()
+        self.opt_g.step()
+        self.step += 1
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, evaluator: Callable[[nn.Module], dict[str, float]] | None = None,
@@ -232,7 +296,7 @@ class Trainer:
         self.monitor.start(self)
         self.g.train()
         self.d.train()
-        losses: dict[str, float] = {}
+        losses: dict[str, torch.Tensor] = {}
         while self.step < end:
             losses = self.train_step()
             self.monitor.step(self.step, losses)
@@ -241,7 +305,8 @@ class Trainer:
                 metrics = evaluator(self.g)
                 self.monitor.evaluated(self.step, metrics, self.g)
                 self.g.train()
-                rec = self.make_record(self.step, metrics, protocol or {}, time.perf_counter() - t0, losses)
+                rec = self.make_record(self.step, metrics, protocol or {}, time.perf_counter() - t0,
+                                       {k: float(v) for k, v in losses.items()})
                 append_record(self.run_dir / RECORDS, rec)
                 records.append(rec)
             if self.step % self.budget.checkpoint_every == 0 or self.step in eval_steps \
@@ -253,9 +318,7 @@ class Trainer:
 
     def make_record(self, step: int, metrics: dict[str, float], protocol: dict[str, Any], wall_s: float,
                     losses: dict[str, float]) -> ResultRecord:
-        proto = {"budget": self.budget.name, "steps": self.budget.steps, "batch_size": self.budget.batch_size,
-                 "n_dis": self.recipe.n_dis, "objective": self.recipe.objective,
-                 "dataset_identity": self.dataset.identity(), **protocol,
+        proto = {**run_protocol(self.recipe, self.budget, self.dataset), **protocol,
                  "selection": training_selection(step, self.budget.steps)}
         return ResultRecord(
             model=self.cfg.model, dataset=self.cfg.dataset, seed=self.cfg.seed, step=step,

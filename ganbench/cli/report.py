@@ -43,5 +43,7 @@ def report_cmd(inputs: tuple[str, ...], out: Path | None, formats: str, interval
     written = write_run_report(out, records, sources=list(dict.fromkeys(dirs)), formats=fmts,
                                interval=interval, title=title)
     click.echo(written["table_text"])
-    files = [f"{k}: {v}" for k, v in written.items() if k != "table_text"]
+    if written.get("reproduction_text"):
+        click.echo("\n" + written["reproduction_text"])
+    files = [f"{k}: {v}" for k, v in written.items() if k not in ("table_text", "reproduction_text")]
     click.echo("\n" + "; ".join(files), err=True)

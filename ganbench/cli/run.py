@@ -14,8 +14,10 @@ from ganbench.config import RunConfig, parse_overrides
 from ganbench.errors import GanbenchError
 from ganbench.registry import BUDGETS, DATASETS, MODELS
 
-DEFAULT_MODELS = "gan,gan-mm,lsgan,wgan,wgan-gp,sngan,dcgan"
-DEFAULT_DATASETS = "ring,grid"
+from ganbench.suites import DEFAULT_SUITE, SUITES, get_suite
+
+DEFAULT_MODELS = SUITES[DEFAULT_SUITE].models
+DEFAULT_DATASETS = SUITES[DEFAULT_SUITE].datasets
 
 
 def _check_datasets(spec: str) -> list[str]:
@@ -57,10 +59,12 @@ def _print_estimate(base: RunConfig, models: list[str], datasets: list[str], see
 
 
 @cli.command("run")
-@click.option("--models", "-m", default=DEFAULT_MODELS, show_default=True, help="Comma-separated baselines.")
-@click.option("--dataset", "--datasets", "-d", "datasets", default=DEFAULT_DATASETS, show_default=True,
-              help="Comma-separated datasets (registered names, folder:PATH, npz:PATH).")
-@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+@click.option("--suite", "suite", default=None, help=f"A named suite: {', '.join(SUITES)} "
+              f"[default: {DEFAULT_SUITE}]; --models/--dataset/--seeds override its parts.")
+@click.option("--models", "-m", default=None, help=f"Comma-separated baselines [default: {DEFAULT_MODELS}].")
+@click.option("--dataset", "--datasets", "-d", "datasets", default=None,
+              help=f"Comma-separated datasets (registered names, folder:PATH, npz:PATH) [default: {DEFAULT_DATASETS}].")
+@click.option("--seeds", default=None, help="Comma-separated seeds [default: 0,1,2].")
 @click.option("--budget", "-b", default="cpu", show_default=True, help="smoke | cpu | paper")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Output directory [default: runs/<timestamp>].")
@@ -85,7 +89,7 @@ def _print_estimate(base: RunConfig, models: list[str], datasets: list[str], see
 @click.option("--tensorboard/--no-tensorboard", default=True, show_default=True,
               help="Write TensorBoard logs (losses, metrics, samples, recipe) in each run directory.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | None, data_dir: str | None,
+def run_cmd(suite: str | None, models: str | None, datasets: str | None, seeds: str | None, budget: str, out: Path | None, data_dir: str | None,
             device: str, resume: bool, workers: int | None, steps: int | None, batch_size: int | None,
             eval_every: int | None, checkpoint_every: int | None, sets: tuple[str, ...], features: str | None,
             mode: str | None, bootstrap: int | None, inception_weights: str | None, tensorboard: bool, quiet: bool) -> None:
@@ -93,6 +97,8 @@ def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | Non
     from ganbench.rundir import check_output_dir
 
     # Validate every name, number and path before any work starts: a typo costs nothing.
+    named = get_suite(suite or DEFAULT_SUITE)
+    models, datasets, seeds = models or named.models, datasets or named.datasets, seeds or named.seeds
     model_list = MODELS.parse_list(models)
     dataset_list = _check_datasets(datasets)
     seed_list = parse_int_list(seeds, "--seeds")
@@ -160,6 +166,8 @@ def _run_locked(out: Path, model_list: list[str], dataset_list: list[str], seed_
         write_records(records, out / "records.jsonl")
         written = write_run_report(out, records, wall_s=wall)
     click.echo(written["table_text"])
+    if written.get("reproduction_text"):
+        click.echo("\n" + written["reproduction_text"])
     click.echo(f"\nwall time {wall:.1f} s; results in {out}/: records.jsonl, table.md"
                + (f", {Path(written['report']).name}" if "report" in written else ""))
 

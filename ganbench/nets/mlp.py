@@ -1,4 +1,9 @@
-"""MLP generator and discriminator for vector data (the mixtures of Gaussians)."""
+"""MLP generator and discriminators for vector data (the mixtures of Gaussians).
+
+The PacGAN layout (Lin et al. 2018; fjxmlzn/PacGAN synthetic_data_experiments/*/pacgan_task.py):
+G = Linear without bias + batch norm + ReLU hidden layers and a linear output with bias; D = maxout
+layers and a linear head, fed ``pack`` samples concatenated into one input.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,44 @@ from torch import nn
 from ganbench.nets.layers import DiscriminatorHead, d_layer
 from ganbench.registry import ARCHITECTURES
 
+# Blocks' BatchNormalization (used by PacGAN's code) keeps population statistics with the update
+# m * 0.05 + p * 0.95 (pacgan_task.py, create_models) and epsilon 1e-4 (blocks.bricks.bn default).
+BN_MOMENTUM, BN_EPS = 0.05, 1e-4
+
+
+def init_pacgan(module: nn.Module, std: float) -> None:
+    """Weights N(0, std), biases 0, batch-norm scale 1 and shift 0 (Blocks' IsotropicGaussian/Constant)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            w = getattr(m, "parametrizations", None)
+            nn.init.normal_(w.weight.original if w is not None else m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
 
 class MLPGenerator(nn.Module):
+    """z -> ``g_layers`` hidden layers of ``g_hidden`` units -> out_dim.
+
+    ``g_norm="batch"``: each hidden layer is Linear (no bias) + BatchNorm + ReLU, as PacGAN's G.
+    """
+
     def __init__(self, out_dim: int, z_dim: int = 16, hidden: int = 128, layers: int = 3,
-                 num_classes: int = 0, **_: object) -> None:
+                 num_classes: int = 0, g_hidden: int | None = None, g_layers: int | None = None,
+                 g_norm: str = "none", init_std: float = 0.0, **_: object) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, (out_dim,)
         self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
-        dims = [z_dim] + [hidden] * layers
+        dims = [z_dim] + [g_hidden or hidden] * (g_layers or layers)
         blocks: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
-            blocks += [nn.Linear(a, b), nn.ReLU()]
+            if g_norm == "batch":
+                blocks += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b, eps=BN_EPS, momentum=BN_MOMENTUM)]
+            else:
+                blocks += [nn.Linear(a, b)]
+            blocks.append(nn.ReLU())
         self.net = nn.Sequential(*blocks, nn.Linear(dims[-1], out_dim))
+        if init_std:
+            init_pacgan(self, init_std)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
@@ -29,19 +60,59 @@ class MLPGenerator(nn.Module):
         return self.net(z)
 
 
+def packed(x: torch.Tensor, pack: int) -> torch.Tensor:
+    """PacGAN's packing: m consecutive samples concatenated into one D input ([B*m, d] -> [B, m*d])."""
+    return x if pack == 1 else x.reshape(x.shape[0] // pack, pack * x.shape[1])
+
+
 class MLPDiscriminator(nn.Module):
     def __init__(self, in_dim: int, hidden: int = 128, layers: int = 3, d_norm: str = "none",
-                 num_classes: int = 0, conditional: str = "", **_: object) -> None:
+                 num_classes: int = 0, conditional: str = "", d_hidden: int | None = None,
+                 d_layers: int | None = None, pack: int = 1, init_std: float = 0.0, **_: object) -> None:
         super().__init__()
-        dims = [in_dim] + [hidden] * layers
+        self.pack = pack
+        dims = [in_dim * pack] + [d_hidden or hidden] * (d_layers or layers)
         blocks: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
             blocks += [d_layer(nn.Linear(a, b), d_norm), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*blocks)
         self.head = DiscriminatorHead(dims[-1], num_classes, conditional, d_norm)
+        if init_std:
+            init_pacgan(self, init_std)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
-        return self.head(self.body(x), y)
+        return self.head(self.body(packed(x, self.pack)), y)
+
+
+class Maxout(nn.Module):
+    """Goodfellow et al. 2013 maxout: the max over ``pieces`` linear pieces (Blocks' LinearMaxout)."""
+
+    def __init__(self, pieces: int) -> None:
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h.unflatten(-1, (-1, self.pieces)).amax(-1)
+
+
+class MaxoutDiscriminator(MLPDiscriminator):
+    """PacGAN's D: ``d_layers`` maxout layers of ``d_hidden`` units x ``maxout_pieces``, linear head."""
+
+    def __init__(self, in_dim: int, hidden: int = 200, layers: int = 3, d_norm: str = "none",
+                 num_classes: int = 0, conditional: str = "", d_hidden: int | None = None,
+                 d_layers: int | None = None, pack: int = 1, init_std: float = 0.0,
+                 maxout_pieces: int = 5, **_: object) -> None:
+        super().__init__(in_dim, hidden, 1, d_norm, num_classes, conditional, d_hidden, 1, pack)
+        width = d_hidden or hidden
+        dims = [in_dim * pack] + [width] * (d_layers or layers)
+        blocks: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            blocks += [d_layer(nn.Linear(a, b * maxout_pieces), d_norm), Maxout(maxout_pieces)]
+        self.body = nn.Sequential(*blocks)
+        if init_std:
+            init_pacgan(self, init_std)
 
 
 ARCHITECTURES.register("mlp", (MLPGenerator, MLPDiscriminator), help="MLP G and D for vector data")
+ARCHITECTURES.register("maxout", (MLPGenerator, MaxoutDiscriminator),
+                       help="MLP G and maxout D for vector data (PacGAN, Lin et al. 2018)")

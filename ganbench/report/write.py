@@ -16,6 +16,9 @@ from ganbench.io import atomic_write_text
 from ganbench.records import ResultRecord
 from ganbench.report import html as html_report
 from ganbench.report import plots, tables
+from ganbench.report.reproduce import html_reproduction, markdown_reproduction
+
+REPRO_TITLE = "## Beside the published numbers (PacGAN Lin et al. 2018, VEEGAN Srivastava et al. 2017, Table 1)"
 
 FORMATS = ("md", "csv", "tex", "html")
 SUMMARY_KEYS = ("budget", "steps", "batch_size", "n_gen", "hq_rule", "n_real", "split", "extractor", "mode")
@@ -192,12 +195,16 @@ def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | Non
     written: dict[str, Any] = {}
     table = tables.markdown_table(records, interval=interval)
     written["table_text"] = tables.terminal_table(records, interval=interval)  # table.md keeps the full one
+    repro = markdown_reproduction(records)
+    if repro:  # the published numbers beside ours (PacGAN, VEEGAN)
+        written["reproduction_text"] = f"{REPRO_TITLE}\n\n{repro}"
     note = table_note(records, interval)
     footer = ["", "Protocol:", *_protocol_lines(records)]
     if wall_s is not None:
         footer.append(f"- wall time: {wall_s:.1f} s")
     if "md" in formats:
-        text = "\n".join([f"# ganbench results: {out.name}", "", note, "", table, *footer]) + "\n"
+        repro_md = ["", written["reproduction_text"]] if repro else []
+        text = "\n".join([f"# ganbench results: {out.name}", "", note, "", table, *repro_md, *footer]) + "\n"
         atomic_write_text(out / "table.md", text)
         written["table"] = out / "table.md"
     if "csv" in formats:
@@ -219,7 +226,8 @@ def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | Non
         written["plots"] = out / "plots"
     if "html" in formats:
         extra = [f"wall time {wall_s:.1f} s"] if wall_s is not None else []
-        page = html_report.render_report(title or f"ganbench report: {out.resolve().name}", records, table_html,
+        page = html_report.render_report(title or f"ganbench report: {out.resolve().name}", records,
+                                         table_html + html_reproduction(records),
                                          note, _figure_sections(pl), extra)
         atomic_write_text(out / "report.html", page)
         written["report"] = out / "report.html"

@@ -8,9 +8,22 @@ def test_recipe_overrides_defaults_and_cli_overrides_recipe():
     r = load_recipe("wgan-gp")
     assert r.optimizer["lr_g"] == 1e-4 and r.optimizer["betas"] == [0.5, 0.9]  # recipe over defaults
     assert r.penalty == {"gp": 10.0} and r.n_dis == 5
-    assert r.arch["vector"]["hidden"] == 128  # from _defaults.toml
+    assert r.arch["vector"]["g_hidden"] == 400 and r.arch["vector"]["d_hidden"] == 200  # from _defaults.toml
     r2 = load_recipe("wgan-gp", parse_overrides(["optimizer.lr_g=3e-4", "n_dis=2"]))
     assert r2.optimizer["lr_g"] == 3e-4 and r2.n_dis == 2 and r2.optimizer["lr_d"] == 1e-4
+
+
+def test_modality_section_and_budget_recipe_merge_over_the_recipe():
+    cfg = RunConfig(model="wgan-gp", dataset="ring", budget="smoke")
+    r = cfg.recipe()
+    vec = r.for_run("vector", cfg.resolve_budget(r, "vector"))
+    img = r.for_run("image", cfg.resolve_budget(r, "image"))
+    assert vec.penalty == {"gp": 0.1} and img.penalty == {"gp": 10.0}  # gan_toy.py's lambda on mixtures only
+    assert vec.arch["vector"]["g_hidden"] == 64  # the smoke budget's small nets
+    gan = load_recipe("gan")
+    paper = gan.for_run("vector", RunConfig(model="gan", dataset="ring", budget="paper").resolve_budget(gan, "vector"))
+    assert paper.update == "simultaneous" and paper.optimizer["betas"] == [0.8, 0.999]
+    assert gan.for_run("image", cfg.resolve_budget(gan, "image")).update == "alternating"
 
 
 def test_canonical_wgan_recipe():

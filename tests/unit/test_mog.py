@@ -73,3 +73,37 @@ def test_train_batches_are_seeded():
     a, _ = ds.train_batch(16, torch.Generator().manual_seed(1))
     b, _ = ds.train_batch(16, torch.Generator().manual_seed(1))
     assert torch.equal(a, b)
+
+
+def test_three_sigma_rule_is_strict_euclidean():
+    ds = get_dataset("grid")
+    c = ds.centers[7]
+    x = np.stack([c + [2.999 * ds.sigma, 0], c + [0, 3.0 * ds.sigma], c + [3.2 * ds.sigma, 0]])
+    m = mode_metrics(x, ds.centers, ds.sigma, rule="3sigma")
+    assert m["hq_share"] == pytest.approx(1 / 3) and m["modes"] == 1
+    chi = mode_metrics(x, ds.centers, ds.sigma, rule="chi")  # 3.44 sigma in 2-D: all three count
+    assert chi["hq_share"] == 1.0
+
+
+def test_true_samples_under_three_sigma_rule():
+    ds = get_dataset("ring")
+    x, _ = ds.reference(20000, seed=0)
+    # P(chi_2 < 3) = 1 - exp(-4.5) = 98.89%: the papers' rule marks about 1.1% of true samples low quality
+    assert mode_metrics(x, ds.centers, ds.sigma, rule="3sigma")["hq_share"] == pytest.approx(0.9889, abs=0.003)
+
+
+def test_unknown_hq_rule_is_refused():
+    ds = get_dataset("ring")
+    with pytest.raises(GanbenchError, match="hq_rule"):
+        mode_metrics(ds.centers, ds.centers, ds.sigma, rule="4sigma")
+
+
+def test_fixed_training_set_is_reshuffled_each_epoch():
+    from ganbench.data.stream import SeedStream
+
+    st = SeedStream(get_dataset("grid"), seed=0, z_dim=2, pack=2, train_size=1000)
+    epoch = torch.cat([st.real(100)[0] for _ in range(10)])  # 10 batches of 100 packed inputs = 1 epoch
+    assert epoch.shape == (2000, 2)
+    rows = {tuple(r) for r in st.data.flatten(1).tolist()}
+    assert {tuple(r) for r in epoch.reshape(1000, 4).tolist()} == rows  # every packed example once
+    assert not torch.equal(st.real(100)[0], epoch[:200])  # the next epoch has another order
