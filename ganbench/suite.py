@@ -86,29 +86,46 @@ def default_workers(device: str) -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def grid(models: list[str], datasets: list[str], seeds: list[int], base: RunConfig) -> list[RunConfig]:
+    return [dataclasses.replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
+
+
 def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: RunConfig,
-              workers: int | None = None) -> tuple[list[ResultRecord], list[RunOutcome]]:
-    """Train every (model, dataset, seed); return all records and each run's outcome."""
-    cfgs = [dataclasses.replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
+              workers: int | None = None, executor: Any = None) -> tuple[list[ResultRecord], list[RunOutcome]]:
+    """Train every (model, dataset, seed); return all records and each run's outcome.
+
+    ``executor``: ganbench.sweep.executors.ExecutorOptions for Ray or Slurm; None or local: this pool.
+    """
+    from ganbench.sweep.task import run_tracked  # run_one plus the task's state (task.json)
+
+    cfgs = grid(models, datasets, seeds, base)
+    if executor is not None and executor.name != "local":
+        from ganbench.sweep.executors import run_plan
+
+        return _in_grid_order(cfgs, run_plan(cfgs, executor))
     workers = workers or default_workers(base.device)
     outcomes: list[RunOutcome] = []
     bar = tqdm(total=len(cfgs), unit="run", desc="suite", dynamic_ncols=True, disable=not base.progress)
     if workers == 1 or len(cfgs) == 1:
         for c in cfgs:
             bar.set_postfix_str(f"{c.model}/{c.dataset}/seed{c.seed}")
-            outcomes.append(run_one(c))
+            outcomes.append(run_tracked(c))
             bar.update(1)
     else:
         quiet = [dataclasses.replace(c, progress=False) for c in cfgs]
         ctx = mp.get_context("spawn")  # fork after torch threads start is unsafe
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(run_one, c, 1): c for c in quiet}
+            futures = {pool.submit(run_tracked, c, 1): c for c in quiet}
             for fut in cf.as_completed(futures):
                 c = futures[fut]
                 outcomes.append(fut.result())
                 bar.set_postfix_str(f"done {c.model}/{c.dataset}/seed{c.seed}")
                 bar.update(1)
     bar.close()
+    return _in_grid_order(cfgs, outcomes)
+
+
+def _in_grid_order(cfgs: list[RunConfig], outcomes: list[RunOutcome]) -> tuple[list[ResultRecord], list[RunOutcome]]:
     order = {(c.model, c.dataset, c.seed): i for i, c in enumerate(cfgs)}
     outcomes.sort(key=lambda o: order[(o.cfg.model, o.cfg.dataset, o.cfg.seed)])
     records = [ResultRecord.from_dict(r) for o in outcomes for r in o.records]

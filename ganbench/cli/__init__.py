@@ -11,7 +11,7 @@ import click
 from ganbench.cli.app import cli
 from ganbench.errors import GanbenchError
 
-_COMMANDS = ("listing", "run", "eval", "check", "report", "data")
+_COMMANDS = ("listing", "run", "eval", "check", "report", "data", "sweep")
 for _name in _COMMANDS:
     if importlib.util.find_spec(f"ganbench.cli.{_name}") is not None:
         importlib.import_module(f"ganbench.cli.{_name}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ganbench.cli.app import MODE_CHOICES, cli, parse_int_list
+from ganbench.cli.sweep import executor_options, sweep_options
 from ganbench.config import RunConfig, parse_overrides
 from ganbench.errors import GanbenchError
 from ganbench.registry import BUDGETS, DATASETS, MODELS
@@ -74,13 +75,16 @@ def _eval_options(features: str | None, mode: str | None, bootstrap: int | None,
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="Inception weights file (FID Inception, TF-ported).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@sweep_options
 def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | None, data_dir: str | None,
             device: str, resume: bool, workers: int | None, steps: int | None, batch_size: int | None,
             eval_every: int | None, checkpoint_every: int | None, sets: tuple[str, ...], features: str | None,
-            mode: str | None, bootstrap: int | None, inception_weights: str | None, quiet: bool) -> None:
+            mode: str | None, bootstrap: int | None, inception_weights: str | None, quiet: bool,
+            **sweep: object) -> None:
     """Train and evaluate MODELS x DATASETS x SEEDS; with no options, the default mixture suite."""
     from ganbench.report.write import write_run_report
-    from ganbench.suite import run_suite, write_records
+    from ganbench.suite import grid, run_suite, write_records
+    from ganbench.sweep.manifest import PLAN_FILE, build_plan
 
     # Validate every name before any work starts: a typo costs nothing.
     model_list = MODELS.parse_list(models)
@@ -102,10 +106,20 @@ def run_cmd(models: str, datasets: str, seeds: str, budget: str, out: Path | Non
     for d in dataset_list:  # a missing dataset fails here, before any output is written
         get_dataset(d, data_dir)
 
+    executor = executor_options(sweep, progress=not quiet)
+    plan = build_plan(grid(model_list, dataset_list, seed_list, base))
+    if sweep["plan"] is not None:  # also in the run directory, where status and report look for it
+        plan.write(out / PLAN_FILE)
+        plan.write(sweep["plan"])
+        click.echo(f"wrote {len(plan.tasks)} tasks to {sweep['plan']}; run task I with: "
+                   f"ganbench run-task {sweep['plan']} --index I", err=True)
+        return
+    plan.write(out / PLAN_FILE)  # `ganbench status` and `run-task` read it
+
     t0 = time.perf_counter()
     click.echo(f"ganbench run: {len(model_list)} models x {len(dataset_list)} datasets x {len(seed_list)} seeds, "
                f"budget {budget!r} -> {out}", err=True)
-    records, outcomes = run_suite(model_list, dataset_list, seed_list, base, workers)
+    records, outcomes = run_suite(model_list, dataset_list, seed_list, base, workers, executor)
     wall = time.perf_counter() - t0
     write_records(records, out / "records.jsonl")
     failed = [o for o in outcomes if o.error]
