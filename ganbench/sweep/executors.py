@@ -23,8 +23,9 @@ from ganbench.sweep.manifest import PLAN_FILE, Plan, build_plan
 
 EXECUTORS = ("local", "ray", "slurm")
 _EXTRAS = {"ray": ("ray", "Ray"), "slurm": ("submitit", "submitit")}
-# Environment a task needs to see the same caches and offline rules as the driver.
-_SHARED_ENV = ("GANBENCH_CACHE", "GANBENCH_OFFLINE", "GANBENCH_DATA", "TORCH_HOME")
+# Ray workers see the driver's GANBENCH_* variables (cache, data dirs, weights, offline), so every
+# task reads the same reference-feature cache; Slurm jobs inherit the whole environment (sbatch --export=ALL).
+_SHARED_ENV_PREFIX = "GANBENCH_"
 
 
 @dataclass
@@ -91,7 +92,7 @@ class _Gatherer:
 
 
 def _task_env() -> dict[str, str]:
-    return {k: os.environ[k] for k in _SHARED_ENV if k in os.environ}
+    return {k: v for k, v in os.environ.items() if k.startswith(_SHARED_ENV_PREFIX)}
 
 
 def _ray_task(cfg: RunConfig, threads: int, tid: str):

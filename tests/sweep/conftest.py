@@ -9,10 +9,11 @@ import pytest
 from ganbench.records import read_records
 
 CMD = [sys.executable, "-m", "ganbench.cli"]
-# 2 models x 3 seeds on the grid mixture, 120 steps each (seconds per task), checkpoints every 10
+# 2 models x 3 seeds on the grid mixture, 80 steps each (seconds per task), checkpoints every 5
 # steps so that a worker killed mid-task leaves something to resume from.
 GRID = ["--models", "gan,wgan-gp", "--dataset", "grid", "--seeds", "0,1,2", "--budget", "smoke",
-        "--steps", "120", "--eval-every", "60", "--checkpoint-every", "10", "--quiet"]
+        "--steps", "80", "--eval-every", "40", "--checkpoint-every", "5", "--quiet"]
+GRID_STEPS = 80
 
 
 def cli_env() -> dict:
