@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -80,7 +80,7 @@ def status_cmd(run_dir: Path) -> None:
     """Tasks of a sweep done / running / failed (with the error's last line) / pending."""
     from ganbench.sweep.status import STATES, sweep_status
 
-    plan, statuses = sweep_status(run_dir)
+    _, statuses = sweep_status(run_dir)
     counts = {s: sum(t.state == s for t in statuses) for s in STATES}
     click.echo(f"{run_dir}: {len(statuses)} tasks: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n or
                                                                   s in ("done", "running", "failed")))

@@ -43,8 +43,8 @@ def cli_inproc(capsys, *args) -> tuple[int, str, str]:
 
 def running_task(out, min_step=1, max_step=None):
     """(task.json state, checkpoint step) of a task now running in ``out`` past its first checkpoint."""
-    from ganbench.train import CHECKPOINT, load_checkpoint
     from ganbench.sweep.task import read_state
+    from ganbench.train import CHECKPOINT, load_checkpoint
 
     for state_file in out.rglob("task.json"):
         st = read_state(state_file.parent) or {}

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import CMD, GRID, GRID_STEPS, cli_env, metrics_by_key, running_task
 
 pytest.importorskip("ray", reason="the 'ray' extra is not installed (pip install 'ganbench[ray]')")
@@ -62,7 +61,7 @@ def test_ray_grid_survives_a_killed_worker_and_equals_local(ray_cluster, local_g
             os.kill(state["pid"], signal.SIGKILL)  # the Ray worker process running this task
             killed = (state["model"], state["seed"], step)
         time.sleep(0.05)
-    stdout, stderr = driver.communicate(timeout=600)
+    _, stderr = driver.communicate(timeout=600)
     assert killed, "no task was caught mid-run, so nothing was killed"
     assert driver.returncode == 0, stderr[-3000:]
 

@@ -5,11 +5,11 @@ import subprocess
 import time
 
 import pytest
+from conftest import CMD, cli_env, cli_inproc, metrics_by_key, run_cli
 
 import ganbench.suite
 from ganbench.sweep.task import read_state, run_task
 from ganbench.train import CHECKPOINT, load_checkpoint
-from conftest import CMD, cli_env, cli_inproc, metrics_by_key, run_cli
 
 SMALL = ["--models", "gan", "--dataset", "grid", "--seeds", "0,1", "--budget", "smoke",
          "--steps", "40", "--eval-every", "20", "--quiet"]
