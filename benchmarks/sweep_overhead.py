@@ -46,6 +46,11 @@ def _timed(cmd: list[str], env: dict) -> tuple[float, float]:
     return time.perf_counter() - t0, _children_cpu() - cpu0
 
 
+def _tasks_cpu(out: Path) -> float:
+    """CPU seconds the tasks themselves spent (task.json cpu_s): the work both executors share."""
+    return sum(json.loads(p.read_text()).get("cpu_s", 0.0) for p in out.rglob("task.json"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=80)
@@ -73,6 +78,7 @@ def main() -> None:
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
         _reap_all()
     res["ray_cpu_s_all_processes"] = _children_cpu() - cpu0
+    res["local_tasks_cpu_s"], res["ray_tasks_cpu_s"] = _tasks_cpu(a.out / "local"), _tasks_cpu(a.out / "ray")
     print(json.dumps({k: round(v, 1) for k, v in res.items()}, indent=1))
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +67,13 @@ def run_tracked(cfg: RunConfig, threads: int | None = None, task_id: str | None 
     common = {"id": task_id, "model": cfg.model, "dataset": cfg.dataset, "seed": cfg.seed, "attempt": attempt,
               "host": socket.gethostname(), "pid": os.getpid(), "started_utc": _now()}
     write_state(run_dir, state="running", **common)
+    cpu0 = time.process_time()
     outcome = run_one(cfg, threads)
+    common.update(cpu_s=round(time.process_time() - cpu0, 3), finished_utc=_now())
     if outcome.error:
-        write_state(run_dir, state="failed", error=outcome.error, finished_utc=_now(), **common)
+        write_state(run_dir, state="failed", error=outcome.error, **common)
     else:
-        write_state(run_dir, state="done", wall_s=round(outcome.wall_s, 3), finished_utc=_now(), **common)
+        write_state(run_dir, state="done", wall_s=round(outcome.wall_s, 3), **common)
     return outcome
 
 
