@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,9 @@ class ExecutorOptions:
             raise GanbenchError("--cpus-per-task must be >= 1 and --max-retries >= 0")
         if self.slurm_cluster not in ("slurm", "local"):
             raise GanbenchError(f"--slurm-cluster must be slurm or local, got {self.slurm_cluster!r}")
+        if self.name == "slurm" and self.slurm_cluster == "slurm" and not shutil.which("sbatch"):
+            raise GanbenchError("--executor slurm: sbatch not found; run from a Slurm login node "
+                                "(or --slurm-cluster local to try the job array on this machine)")
 
 
 def _failed(cfg: RunConfig, error: str):

@@ -68,3 +68,11 @@ def test_a_missing_extra_names_it(monkeypatch, name, module):
     monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
     with pytest.raises(GanbenchError, match=rf"pip install 'ganbench\[{name}\]'"):
         ExecutorOptions(name=name).check()
+
+
+def test_slurm_without_sbatch_is_a_one_line_error(monkeypatch):
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(GanbenchError, match="sbatch not found"):
+        ExecutorOptions(name="slurm").check()
+    ExecutorOptions(name="slurm", slurm_cluster="local").check()  # the local executor needs no Slurm
