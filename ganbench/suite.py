@@ -126,19 +126,19 @@ def _run_in_worker(task: list[RunConfig]) -> list[RunOutcome]:
     return run_task(task, 1, _WORKER_QUEUE)
 
 
-def run_task(cfgs: list[RunConfig], threads: int | None = None, progress_queue: Any = None) -> list[RunOutcome]:
-    """One task of the suite: the seeds of one (model, dataset), stacked on the vectorised path
-    where the recipe allows it (ganbench.vectorised), else one run after the other."""
-    from ganbench.vectorised import run_group, supports
+def _vectorised(cfg: RunConfig) -> bool:
+    from ganbench.vectorised import supports
 
-    if threads:
-        torch.set_num_threads(threads)
     try:
-        vectorised = supports(cfgs[0])
+        return supports(cfg)
     except GanbenchError:
-        vectorised = False
-    if not vectorised:
-        return [run_one(c, threads, progress_queue) for c in cfgs]
+        return False
+
+
+def _run_stacked(cfgs: list[RunConfig]) -> list[RunOutcome]:
+    """The seeds of one (model, dataset) stacked (ganbench.vectorised); errors returned, not raised."""
+    from ganbench.vectorised import run_group
+
     t0 = time.perf_counter()
     try:
         return run_group(cfgs[0], [c.seed for c in cfgs])
@@ -146,7 +146,28 @@ def run_task(cfgs: list[RunConfig], threads: int | None = None, progress_queue: 
         return [RunOutcome(c, [], time.perf_counter() - t0, error=str(e)) for c in cfgs]
     except Exception as e:  # a bug in one group must not lose the others; keep the traceback
         tb = traceback.format_exc(limit=6)
-        return [RunOutcome(c, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}") for c in cfgs]
+        return [RunOutcome(c, [], time.perf_counter() - t0, error=f"{type(e).__name__}: {e}\n{tb}", bug=True)
+                for c in cfgs]
+
+
+def run_task(cfgs: list[RunConfig], threads: int | None = None, progress_queue: Any = None) -> list[RunOutcome]:
+    """One task of the suite: the seeds of one (model, dataset), stacked on the vectorised path
+    where the recipe allows it (ganbench.vectorised), else one run after the other."""
+    if threads:
+        torch.set_num_threads(threads)
+    if _vectorised(cfgs[0]):
+        return _run_stacked(cfgs)
+    from ganbench.sweep.task import run_tracked  # run_one plus the task's state (task.json)
+
+    return [run_tracked(c, threads, progress_queue=progress_queue) for c in cfgs]
+
+
+def run_single(cfg: RunConfig, threads: int | None = None, progress_queue: Any = None) -> RunOutcome:
+    """One seed, as the suite would train it: a stack of one on the vectorised path where the recipe
+    allows (so a Ray or Slurm task equals the same seed trained in a local group), else run_one."""
+    if threads:
+        torch.set_num_threads(threads)
+    return _run_stacked([cfg])[0] if _vectorised(cfg) else run_one(cfg, threads, progress_queue)
 
 
 def default_workers(device: str) -> int:
@@ -156,10 +177,21 @@ def default_workers(device: str) -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def grid(models: list[str], datasets: list[str], seeds: list[int], base: RunConfig) -> list[RunConfig]:
+    return [dataclasses.replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
+
+
 def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: RunConfig,
-              workers: int | None = None) -> tuple[list[ResultRecord], list[RunOutcome]]:
-    """Train every (model, dataset, seed); return all records and each run's outcome."""
-    cfgs = [dataclasses.replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
+              workers: int | None = None, executor: Any = None) -> tuple[list[ResultRecord], list[RunOutcome]]:
+    """Train every (model, dataset, seed); return all records and each run's outcome.
+
+    ``executor``: ganbench.sweep.executors.ExecutorOptions for Ray or Slurm; None or local: this pool.
+    """
+    cfgs = grid(models, datasets, seeds, base)
+    if executor is not None and executor.name != "local":
+        from ganbench.sweep.executors import run_plan
+
+        return _in_grid_order(cfgs, run_plan(cfgs, executor))
     workers = workers or default_workers(base.device)
     outcomes: list[RunOutcome] = []
     display = SuiteDisplay({run_key(c): planned_steps(c) for c in cfgs}, enabled=base.progress)
@@ -190,6 +222,10 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
                 for fut in cf.as_completed(futures):
                     finished(fut.result())
     display.close()
+    return _in_grid_order(cfgs, outcomes)
+
+
+def _in_grid_order(cfgs: list[RunConfig], outcomes: list[RunOutcome]) -> tuple[list[ResultRecord], list[RunOutcome]]:
     order = {(c.model, c.dataset, c.seed): i for i, c in enumerate(cfgs)}
     outcomes.sort(key=lambda o: order[(o.cfg.model, o.cfg.dataset, o.cfg.seed)])
     records = [ResultRecord.from_dict(r) for o in outcomes for r in o.records]

@@ -29,12 +29,13 @@ def report_cmd(inputs: tuple[str, ...], out: Path | None, formats: str, interval
     from ganbench.report.write import parse_formats, write_run_report
 
     from ganbench.rundir import check_output_dir
+    from ganbench.sweep.status import record_sources
 
     fmts = parse_formats(formats)
     if out is not None:
         check_output_dir(out)
     paths = [Path(p) for p in inputs]
-    records = read_records(paths)
+    records = read_records(record_sources(paths))  # a sweep's finished tasks count even if its driver died
     if not records:
         raise GanbenchError(f"no records in {', '.join(inputs)}")
     dirs = [p if p.is_dir() else p.parent for p in paths]

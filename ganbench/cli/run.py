@@ -6,10 +6,12 @@ import dataclasses
 import datetime as dt
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ganbench.cli.app import MODE_CHOICES, cli, parse_int_list
+from ganbench.cli.sweep import executor_options, sweep_options
 from ganbench.config import RunConfig, parse_overrides
 from ganbench.errors import GanbenchError
 from ganbench.registry import BUDGETS, DATASETS, MODELS
@@ -89,10 +91,12 @@ def _print_estimate(base: RunConfig, models: list[str], datasets: list[str], see
 @click.option("--tensorboard/--no-tensorboard", default=True, show_default=True,
               help="Write TensorBoard logs (losses, metrics, samples, recipe) in each run directory.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@sweep_options
 def run_cmd(suite: str | None, models: str | None, datasets: str | None, seeds: str | None, budget: str, out: Path | None, data_dir: str | None,
             device: str, resume: bool, workers: int | None, steps: int | None, batch_size: int | None,
             eval_every: int | None, checkpoint_every: int | None, sets: tuple[str, ...], features: str | None,
-            mode: str | None, bootstrap: int | None, inception_weights: str | None, tensorboard: bool, quiet: bool) -> None:
+            mode: str | None, bootstrap: int | None, inception_weights: str | None, tensorboard: bool, quiet: bool,
+            **sweep: object) -> None:
     """Train and evaluate MODELS x DATASETS x SEEDS; with no options, the default mixture suite."""
     from ganbench.rundir import check_output_dir
 
@@ -119,16 +123,28 @@ def run_cmd(suite: str | None, models: str | None, datasets: str | None, seeds: 
     from ganbench.data import get_dataset
     for d in dataset_list:  # a missing dataset fails here, before any output is written
         get_dataset(d, data_dir)
+    from ganbench.suite import grid
+    from ganbench.sweep.manifest import PLAN_FILE, build_plan
+
+    executor = executor_options(sweep, progress=not quiet)
+    cfgs = grid(model_list, dataset_list, seed_list, base)
+    plan = build_plan(cfgs)
+    if sweep["plan"] is not None:  # also in the run directory, where status and report look for it
+        plan.write(out / PLAN_FILE)
+        plan.write(sweep["plan"])
+        click.echo(f"wrote {len(plan.tasks)} tasks to {sweep['plan']}; run task I with: "
+                   f"ganbench run-task {sweep['plan']} --index I", err=True)
+        return
     if not resume:  # a finished or interrupted run is never overwritten: say so before any work
         from ganbench.train import CHECKPOINT
 
-        dirs = [dataclasses.replace(base, model=m, dataset=d, seed=s).run_dir()
-                for m in model_list for d in dataset_list for s in seed_list]
+        dirs = [c.run_dir() for c in cfgs]
         taken = [p for p in dirs if (p / CHECKPOINT).exists()]
         if taken:
             raise GanbenchError(f"{taken[0]} already holds a run ({len(taken)} of the runs do); pass --resume to "
                                 "continue them or choose another --out")
-    _run_locked(out, model_list, dataset_list, seed_list, base, workers)
+    plan.write(out / PLAN_FILE)  # `ganbench status` and `run-task` read it
+    _run_locked(out, model_list, dataset_list, seed_list, base, workers, executor)
 
 
 def _check_counts(positive: dict[str, int | None], non_negative: dict[str, int | None]) -> None:
@@ -141,7 +157,7 @@ def _check_counts(positive: dict[str, int | None], non_negative: dict[str, int |
 
 
 def _run_locked(out: Path, model_list: list[str], dataset_list: list[str], seed_list: list[int],
-                base: RunConfig, workers: int | None) -> None:
+                base: RunConfig, workers: int | None, executor: Any = None) -> None:
     """Own ``out``, train, then rebuild the summaries from every per-run record, only on success."""
     from ganbench.report.write import write_run_report
     from ganbench.rundir import RunDirLock, collect_run_records, repair_run_records
@@ -157,7 +173,7 @@ def _run_locked(out: Path, model_list: list[str], dataset_list: list[str], seed_
                    f"seeds, budget {base.budget!r} -> {out}", err=True)
         if base.progress:
             _print_estimate(base, model_list, dataset_list, seed_list, workers)
-        _, outcomes = run_suite(model_list, dataset_list, seed_list, base, workers)
+        _, outcomes = run_suite(model_list, dataset_list, seed_list, base, workers, executor)
         wall = time.perf_counter() - t0
         failed = [o for o in outcomes if o.error]
         if failed:

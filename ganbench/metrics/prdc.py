@@ -63,12 +63,43 @@ def _distance_block(q: np.ndarray, q_sq: np.ndarray, c: np.ndarray, c_sq: np.nda
     return out
 
 
+def _distance_block_torch(q, q_sq, c, c_sq, dtype):
+    """The distances of ``_distance_block`` (same float64 formula and order) on a torch device; its
+    BLAS may add the products in another order, moving a distance by at most a float32 ulp.
+
+    Not torch.cdist: its matrix-product path folds the norms into one product, which rounds
+    differently and flips strict comparisons near a radius, so the numbers would stop equalling prdc's.
+    """
+    d = q @ c.T
+    d *= -2.0
+    d += q_sq[:, None]
+    d += c_sq[None, :]
+    return d.to(dtype).clamp_min_(0).sqrt_()
+
+
 def _merge_smallest(best: np.ndarray, start: int, d: np.ndarray, k: int) -> None:
     """Keep in ``best[start:start+len(d)]`` the k+1 smallest of its values and of the rows of ``d``."""
     rows = slice(start, start + len(d))
     cand = np.concatenate((best[rows], d), axis=1)
     cand.partition(k, axis=1)
     best[rows] = cand[:, :k + 1]
+
+
+def _knn_radii_torch(x, x_sq, k: int, block: int, dtype):
+    import torch
+
+    n = len(x)
+    best = torch.full((n, k + 1), float("inf"), dtype=dtype, device=x.device)
+    for i in range(0, n, block):
+        for j in range(i, n, block):
+            d = _distance_block_torch(x[i:i + block], x_sq[i:i + block], x[j:j + block], x_sq[j:j + block], dtype)
+            if i == j:
+                d.fill_diagonal_(0.0)
+            for rows, part in ((i, d), (j, d.T)) if j != i else ((i, d),):
+                cand = torch.cat((best[rows:rows + len(part)], part), dim=1)
+                best[rows:rows + len(part)] = cand.topk(k + 1, dim=1, largest=False).values
+            del d
+    return best.max(dim=1).values
 
 
 def knn_radii(x: np.ndarray, k: int, block: int = DEFAULT_BLOCK) -> np.ndarray:
@@ -125,6 +156,53 @@ def _scan(real: np.ndarray, fake: np.ndarray, real_radii: np.ndarray,
     return {"fake_in_real": fake_in_real, "real_hit": real_hit, "real_in_fake": real_in_fake}
 
 
+def _scan_torch(real: np.ndarray, fake: np.ndarray, k: int, need_fake_radii: bool, block: int,
+                device: str) -> dict[str, np.ndarray]:
+    """knn radii and the real-fake scan of ``_scan`` with distance blocks on a torch device (a GPU):
+    the float64 products of 50k x 50k features are where the time goes."""
+    import torch
+
+    dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[_out_dtype(real, fake)]
+    def on_device(a: np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device, torch.float64)
+
+    # Squared norms from numpy: a torch sum adds in another order and moves the last bits.
+    r, f, r_sq, f_sq = on_device(real), on_device(fake), on_device(_sq_norms(real)), on_device(_sq_norms(fake))
+    real_radii = _knn_radii_torch(r, r_sq, k, block, dtype)
+    fake_radii = _knn_radii_torch(f, f_sq, k, block, dtype) if need_fake_radii else None
+    fake_in_real = torch.zeros(len(f), dtype=torch.int64, device=device)
+    real_hit = torch.zeros(len(r), dtype=torch.bool, device=device)
+    real_in_fake = torch.zeros(len(r), dtype=torch.int64, device=device)
+    for s in range(0, len(r), block):
+        d = _distance_block_torch(r[s:s + block], r_sq[s:s + block], f, f_sq, dtype)
+        inside = d < real_radii[s:s + block, None]
+        fake_in_real += inside.sum(dim=0)
+        real_hit[s:s + block] = inside.any(dim=1)
+        if fake_radii is not None:
+            real_in_fake[s:s + block] = (d < fake_radii[None, :]).sum(dim=1)
+        del d, inside
+    return {k_: v.cpu().numpy() for k_, v in
+            {"fake_in_real": fake_in_real, "real_hit": real_hit, "real_in_fake": real_in_fake}.items()}
+
+
+def _device(device: str | None) -> str:
+    """None: a CUDA GPU when there is one, else numpy; "numpy", or a torch device such as "cuda:1"."""
+    if device is None:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "numpy"
+    return device
+
+
+def _run_scan(real: np.ndarray, fake: np.ndarray, k: int, need_fake_radii: bool, block: int,
+              device: str | None) -> dict[str, np.ndarray]:
+    dev = _device(device)
+    if dev != "numpy":
+        return _scan_torch(real, fake, k, need_fake_radii, block, dev)
+    fake_radii = knn_radii(fake, k, block) if need_fake_radii else None
+    return _scan(real, fake, knn_radii(real, k, block), fake_radii, block)
+
+
 def _check(real: np.ndarray, fake: np.ndarray, k: int, need_fake_radii: bool, block: int):
     if int(k) != k or k < 1:
         raise GanbenchError(f"k must be a positive integer, got {k}")
@@ -136,26 +214,30 @@ def _check(real: np.ndarray, fake: np.ndarray, k: int, need_fake_radii: bool, bl
     return real, fake
 
 
-def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3,
-                     block: int = DEFAULT_BLOCK) -> dict[str, float]:
-    """Improved precision (fake inside the real k-NN manifold) and recall (real inside the fake one)."""
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3, block: int = DEFAULT_BLOCK,
+                     device: str | None = None) -> dict[str, float]:
+    """Improved precision (fake inside the real k-NN manifold) and recall (real inside the fake one).
+
+    device: None = a CUDA GPU when present, else numpy; or "numpy", or a torch device (same numbers).
+    """
     real, fake = _check(real, fake, k, True, block)
-    r = _scan(real, fake, knn_radii(real, k, block), knn_radii(fake, k, block), block)
+    r = _run_scan(real, fake, k, True, block, device)
     return {"precision": _fraction_inside(r["fake_in_real"]), "recall": _fraction_inside(r["real_in_fake"])}
 
 
-def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5,
-                     block: int = DEFAULT_BLOCK) -> dict[str, float]:
+def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5, block: int = DEFAULT_BLOCK,
+                     device: str | None = None) -> dict[str, float]:
     """Density (mean real balls holding a fake point, over k) and coverage (real balls holding one)."""
     real, fake = _check(real, fake, k, False, block)
-    r = _scan(real, fake, knn_radii(real, k, block), None, block)
+    r = _run_scan(real, fake, k, False, block, device)
     return {"density": float(r["fake_in_real"].sum() / (k * len(fake))), "coverage": float(r["real_hit"].mean())}
 
 
-def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, block: int = DEFAULT_BLOCK) -> dict[str, float]:
+def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, block: int = DEFAULT_BLOCK,
+         device: str | None = None) -> dict[str, float]:
     """Precision, recall, density and coverage with one k, equal to prdc 0.2's ``compute_prdc``."""
     real, fake = _check(real, fake, k, True, block)
-    r = _scan(real, fake, knn_radii(real, k, block), knn_radii(fake, k, block), block)
+    r = _run_scan(real, fake, k, True, block, device)
     return {
         "precision": _fraction_inside(r["fake_in_real"]),
         "recall": _fraction_inside(r["real_in_fake"]),

@@ -1,0 +1,15 @@
+"""The callable each Slurm array job runs (imports submitit: load only with the `slurm` extra)."""
+
+from __future__ import annotations
+
+import submitit
+
+
+class SlurmTask(submitit.helpers.Checkpointable):
+    """Runs one plan task. On preemption or time-out submitit calls ``checkpoint``, whose default
+    requeues this same call; the requeued job resumes from the task's last training checkpoint."""
+
+    def __call__(self, plan_path: str, index: int, threads: int):
+        from ganbench.sweep.task import run_task
+
+        return run_task(plan_path, index, threads)
