@@ -42,7 +42,10 @@ def test_run_dcgan_wgan_gp_on_fashion_mnist_smoke(tmp_path):
         m = memo[0]
         assert m.kind == "train-eval" and m.step == max(r.step for r in evals)
         assert 0.0 <= m.metrics["copy_share"] <= 1.0 and m.metrics["nn_dist_median"] > 0
-        assert m.protocol["n_train"] == 10_000 and m.protocol["heldout_split"] == "test"
+        from ganbench.config import load_recipe
+
+        smoke = load_recipe(model).budget("smoke", "image")
+        assert m.protocol["n_train"] == smoke.memo_n_train and m.protocol["heldout_split"] == "test"
         assert m.protocol["ct_space"] == "pixels" and "copy_rule" in m.protocol
         assert (out / model / "fashion-mnist" / "seed0" / "nn_grid.png").stat().st_size > 0
     assert (out / "report.html").is_file()
