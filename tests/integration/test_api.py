@@ -25,7 +25,7 @@ def readme_example() -> str:
 
 @pytest.mark.slow
 def test_readme_example_runs(fmnist, tmp_path):
-    out = subprocess.run([sys.executable, "-c", readme_example()], capture_output=True, text=True, timeout=900)
+    out = subprocess.run([sys.executable, "-c", readme_example()], capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
     fid, lo, hi = (float(v) for v in re.findall(r"[-\d.e+]+", lines[-2])[:3])
