@@ -18,7 +18,7 @@ SUBSET = ["run", "--budget", "smoke", "--models", "sngan", "--datasets", "grid",
 
 def _run(out, threads):
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    r = subprocess.run(CMD + SUBSET + ["--out", str(out)], capture_output=True, text=True, timeout=1200, env=env)
+    r = subprocess.run(CMD + SUBSET + ["--out", str(out)], capture_output=True, text=True, timeout=3600, env=env)
     assert r.returncode == 0, r.stderr
     return out / "records.jsonl"
 
