@@ -222,7 +222,8 @@ def test_cli_report_formats_and_errors(tmp_path, capsys):
         main(["report", str(run / "records.jsonl"), "--out", str(out), "--format", "md,csv"])
         raise SystemExit(0)
     assert e.value.code == 0
-    assert "ring modes ↑" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.startswith("ring:") and "modes ↑" in printed  # the compact terminal table
     assert (out / "table.md").exists() and (out / "table.csv").exists()
     assert not (out / "table.tex").exists() and not (out / "report.html").exists()
     assert (out / "mog_samples.png").exists()  # samples found next to the JSONL file
