@@ -105,7 +105,6 @@ class Recipe:
     # ali_algorithm, IshmaelBelghazi/ALI ali/algorithms.py, used by PacGAN's code).
     update: str = "alternating"
     unroll: int = 0  # Unrolled GAN's unrolling steps (Metz et al. 2017); 0 = none
-    sources: dict[str, str] = field(default_factory=dict)  # constant -> its source (paper, repo, file)
     # Recipe fields that differ on one modality's data (e.g. PacGAN's optimiser and update on mixtures).
     vector: dict[str, Any] = field(default_factory=dict)
     image: dict[str, Any] = field(default_factory=dict)

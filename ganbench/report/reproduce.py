@@ -23,12 +23,13 @@ def published() -> pd.DataFrame:
 
 
 def _rule(records: list[ResultRecord], model: str, dataset: str) -> tuple[str, str]:
-    """(hq rule, protocol) of a (model, dataset)'s records: the first word of hq_rule, and the budget."""
-    for r in records:
-        if r.model == model and r.dataset == dataset and "hq_rule" in r.protocol:
-            p = r.protocol
-            return str(p["hq_rule"]).split(":")[0], f"{p.get('budget', '?')} ({p.get('steps', '?')} steps)"
-    return "", ""
+    """(hq rule, budget) of a (model, dataset)'s records: the first word of hq_rule, the budget and
+    the last evaluated step (a run cut short says so)."""
+    mine = [r for r in records if r.model == model and r.dataset == dataset and "hq_rule" in r.protocol]
+    if not mine:
+        return "", ""
+    p, step = mine[0].protocol, max(r.step for r in mine)
+    return str(p["hq_rule"]).split(":")[0], f"{p.get('budget', '?')} (step {step} of {p.get('steps', '?')})"
 
 
 def reproduction(records: Iterable[ResultRecord]) -> pd.DataFrame:

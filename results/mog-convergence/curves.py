@@ -19,19 +19,20 @@ HERE = Path(__file__).parent
 
 
 def main(dirs: list[str]) -> None:
-    recs = [r for d in dirs for r in read_records(sorted(Path(d).glob("*/*/seed*/records.jsonl")))]
-    rows = [{"model": r.model, "dataset": r.dataset, "seed": r.seed, "step": r.step,
+    recs = [(Path(d).name, r) for d in dirs for r in read_records(sorted(Path(d).glob("*/*/seed*/records.jsonl")))]
+    rows = [{"run": run, "model": r.model, "dataset": r.dataset, "seed": r.seed, "step": r.step,
              "budget": r.protocol.get("budget"), "modes": r.metrics.get("modes"), "hq_share": r.metrics.get("hq_share"),
-             "reverse_kl": r.metrics.get("reverse_kl")} for r in recs if r.kind == "eval"]
-    df = pd.DataFrame(rows).sort_values(["dataset", "model", "seed", "step"])
+             "steps_budget": r.protocol.get("steps"), "reverse_kl": r.metrics.get("reverse_kl")}
+            for run, r in recs if r.kind == "train-eval"]
+    df = pd.DataFrame(rows).sort_values(["dataset", "run", "model", "seed", "step"])
     df.to_csv(HERE / "curves.csv", index=False)
     datasets = sorted(df.dataset.unique())
     fig, axes = plt.subplots(2, len(datasets), figsize=(5 * len(datasets), 7), squeeze=False)
     for j, ds in enumerate(datasets):
-        for model, g in df[df.dataset == ds].groupby("model"):
+        for (run, model), g in df[df.dataset == ds].groupby(["run", "model"]):
             mean = g.groupby("step")[["modes", "hq_share"]].mean()
-            axes[0, j].plot(mean.index, mean["modes"], marker=".", label=model)
-            axes[1, j].plot(mean.index, 100 * mean["hq_share"], marker=".", label=model)
+            axes[0, j].plot(mean.index, mean["modes"], marker=".", label=f"{model} ({run})")
+            axes[1, j].plot(mean.index, 100 * mean["hq_share"], marker=".", label=f"{model} ({run})")
         axes[0, j].set_title(f"{ds}: modes covered (mean over seeds)")
         axes[1, j].set_title(f"{ds}: high-quality samples % (3 sigma)")
         axes[1, j].set_xlabel("generator steps")
