@@ -52,10 +52,16 @@ METRICS: dict[str, str] = {
     "modes": "mixture-of-Gaussians mode coverage: HQ share, modes covered, reverse KL (2,500 samples)",
     "stacked_modes": "stacked datasets: modes covered of 1000 and KL to uniform (per-channel domain CNN)",
     "memorization": "memorisation: Meehan C_T vs a held-out split and copy share (1% self-NN quantile)",
+    "fd_inf": "FD∞ (Chong & Forsyth 2020): FD at several N extrapolated linearly in 1/N to N -> infinity",
+    "fd": "Fréchet distance in the extractor's space (FID over Inception; FD_DINOv2 over dinov2-vit-l14)",
+    "cmmd": "CMMD: Gaussian-kernel MMD² (sigma 10, x1000, biased estimator) on unit-norm embeddings",
+    "cdc": "clipped density and coverage (k=5; radii clipped at the median, scores capped at 1)",
+    "vendi": "Vendi score of the generated set: exp entropy of the cosine-kernel eigenvalues",
 }
 
 ARCHITECTURES: dict[str, str] = {
     "mlp": "MLP G and D for vector data",
+    "maxout": "MLP G and maxout D for vector data (PacGAN, Lin et al. 2018)",
     "dcgan": "DCGAN conv nets for 8/28/32/64-pixel images, picked by the image size",
     "resnet": "SNGAN/cGAN-PD ResNet G (256 ch) and D (128 ch) for 8/28/32/64-pixel images",
 }
@@ -63,4 +69,7 @@ ARCHITECTURES: dict[str, str] = {
 EXTRACTORS: dict[str, str] = {
     "inception": "TF-faithful FID Inception-v3 (pool3 2048-d, logits 1008)",
     "domain": "domain CNN features for 28x28 data (fast FID/PR; not Inception FID)",
+    "dinov2-vit-l14": "DINOv2 ViT-L/14 class token (1024-d), FD_DINOv2's space",
+    "dinov2-vit-b14": "DINOv2 ViT-B/14 class token (768-d), cheap tracking",
+    "clip-vit-l14-336": "CLIP ViT-L/14@336px image embedding (768-d), CMMD's space",
 }

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
-from scipy import stats as _scipy_stats
 
 from ganbench.errors import GanbenchError
 from ganbench.records import ResultRecord
@@ -271,6 +270,8 @@ def eval_se(agg: Aggregate, metric: str) -> float | None:
 
 
 def _statistical(metric: str, b: Aggregate, c: Aggregate, kind: str, alpha: float) -> tuple[float, str] | None:
+    from scipy import stats as _scipy_stats  # imported here: `ganbench list` must not load scipy
+
     if kind == REEVALUATION:
         sb = eval_se(b, metric)
         if sb is None:

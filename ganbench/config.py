@@ -182,6 +182,11 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
     if overrides:
         check_overrides(overrides)
         merged = _deep_merge(merged, overrides)
+        # A modality section (e.g. [vector.optimizer]) is merged over the top level at run time
+        # (Recipe.for_run); the user's --set must win there too, not be silently replaced.
+        for m in MODALITIES:
+            section = merged.get(m) or {}
+            merged[m] = _deep_merge(section, {k: v for k, v in overrides.items() if k in section})
     return Recipe.from_dict(merged)
 
 

@@ -69,6 +69,9 @@ _PRESETS = (
     Preset("pr50k3_train", ("pr",), 50_000, 50_000, "train", *_INCEPTION, FINAL, 1,
            "stylegan2-ada-pytorch metrics/precision_recall.py: k = 3 over 50k generated (Kynkäänniemi et al. "
            "2019); here on Inception pool3 features, where stylegan2-ada uses VGG-16"),
+    Preset("fd_dinov2_50k_train", ("fd",), 50_000, None, "train", "dinov2-vit-l14", "edm2", MIN_EVAL, 3,
+           "EDM2 (Karras et al. 2024; NVlabs/edm2 calculate_metrics.py): FD over DINOv2 ViT-L/14 class tokens, "
+           "50k generated vs the whole training set, minimum over 3 evaluation seeds"),
     Preset("cpu2k_train", ("fid", "kid", "pr", "dc"), 2_000, 2_000, "train", "auto", "legacy-tf", FINAL, 1,
            "ganbench's cpu image budget: 2k vs 2k train images, minutes on 2 CPU cores"),
     Preset("smoke32_train", ("fid", "kid", "pr", "dc"), 32, 32, "train", "inception", "legacy-tf", FINAL, 1,

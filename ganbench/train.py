@@ -118,6 +118,23 @@ def _diff_detail(key: str, old: Any, new: Any) -> str:
         (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
 
 
+def run_identity(cfg: RunConfig, recipe: Recipe, budget: Budget, dataset: Dataset) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: the run's whole identity."""
+    return {"model": cfg.model, "dataset": cfg.dataset, "seed": cfg.seed, "dataset_identity": dataset.identity(),
+            "budget": budget.__dict__, "recipe": recipe.to_dict()}
+
+
+def check_resume_identity(ck: dict[str, Any], path: Path, identity: dict[str, Any]) -> None:
+    """A one-line error naming every key in which checkpoint ``ck`` differs from ``identity``."""
+    run = ck.get("run") if isinstance(ck.get("run"), dict) else {}
+    stored = {**run, "recipe": ck.get("recipe")}
+    diff = [k for k, v in identity.items() if _flat(stored.get(k)) != _flat(v)]
+    if diff:
+        parts = [_diff_detail(k, stored.get(k), identity[k]) for k in diff]
+        raise GanbenchError(f"{path}: cannot resume, the checkpoint differs in {'; '.join(parts)}; "
+                            "use the original options or another --out")
+
+
 class Trainer:
     """Owns the loop and the budget; the objective owns the loss terms (docs/design.md convention 7)."""
 
@@ -190,19 +207,10 @@ class Trainer:
         self.step = int(ck["step"])
 
     def identity(self) -> dict[str, Any]:
-        """What a checkpoint must match to be resumed: the run's whole identity."""
-        return {"model": self.cfg.model, "dataset": self.cfg.dataset, "seed": self.cfg.seed,
-                "dataset_identity": self.dataset.identity(), "budget": self.budget.__dict__,
-                "recipe": self.recipe.to_dict()}
+        return run_identity(self.cfg, self.recipe, self.budget, self.dataset)
 
     def check_identity(self, ck: dict[str, Any], path: Path) -> None:
-        run = ck.get("run") if isinstance(ck.get("run"), dict) else {}
-        stored = {**run, "recipe": ck.get("recipe")}
-        diff = [k for k, v in self.identity().items() if _flat(stored.get(k)) != _flat(v)]
-        if diff:
-            parts = [_diff_detail(k, stored.get(k), self.identity()[k]) for k in diff]
-            raise GanbenchError(f"{path}: cannot resume, the checkpoint differs in {'; '.join(parts)}; "
-                                "use the original options or another --out")
+        check_resume_identity(ck, path, self.identity())
 
     # -- one generator step --------------------------------------------------------------------
     def _d_scores(self, x: torch.Tensor, y: torch.Tensor | None):

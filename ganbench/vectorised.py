@@ -28,7 +28,7 @@ from ganbench.nets import build_networks
 from ganbench.nets.mlp import Maxout
 from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
 from ganbench.train import CHECKPOINT, RECORDS, atomic_save, load_checkpoint, make_optimizer, pick_device, \
-    resolve_run, run_protocol, set_lr
+    check_resume_identity, resolve_run, run_identity, run_protocol, set_lr
 
 LAYERS = (nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.LeakyReLU, nn.Tanh, Maxout)
 
@@ -262,13 +262,12 @@ class GroupTrainer:
 
     def restore(self) -> None:
         cks = [load_checkpoint(c.run_dir() / CHECKPOINT) for c in self.cfgs]
+        for c, ck in zip(self.cfgs, cks):  # the same identity check as the per-seed Trainer's
+            check_resume_identity(ck, c.run_dir() / CHECKPOINT, run_identity(c, self.recipe, self.budget, self.dataset))
         steps = {int(ck["step"]) for ck in cks}
         if len(steps) != 1:
             raise GanbenchError(f"seeds {self.seeds} were checkpointed at different steps {sorted(steps)}")
         for i, ck in enumerate(cks):
-            if ck.get("recipe") != self.recipe.to_dict():
-                raise GanbenchError(f"{self.cfgs[i].run_dir()}: checkpoint was trained with a different recipe; "
-                                    f"use another --out or drop --resume")
             self.g.load(i, ck["generator"])
             self.d.load(i, ck["discriminator"])
             self.streams[i].load(ck["rng"]["stream"])
@@ -344,9 +343,15 @@ def run_group(cfg: RunConfig, seeds: list[int]) -> list[Any]:
 
     t0 = time.perf_counter()
     cfgs = [_with_seed(cfg, s) for s in seeds]
-    _, budget = resolve_run(cfg, "vector")
+    recipe, budget = resolve_run(cfg, "vector")
     outcomes: dict[int, RunOutcome] = {}
     by_step: dict[int, list[int]] = {}
+    if cfg.resume:  # a finished seed is kept only when it is this run (whole identity, as Trainer.restore)
+        dataset = get_dataset(cfg.dataset, cfg.data_dir)
+        for c in cfgs:
+            if (c.run_dir() / CHECKPOINT).exists():
+                check_resume_identity(load_checkpoint(c.run_dir() / CHECKPOINT), c.run_dir() / CHECKPOINT,
+                                      run_identity(c, recipe, budget, dataset))
     for c in cfgs:
         if (c.run_dir() / CHECKPOINT).exists() and not cfg.resume:
             raise GanbenchError(f"{c.run_dir()} already holds a run; pass --resume to continue it "

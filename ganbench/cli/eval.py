@@ -123,7 +123,17 @@ def _estimate(fake: Any, reference: Any, n: int | None, n_real: int | None, ext:
 
     is_gen = not isinstance(fake, np.ndarray)
     n_gen = int(n) if is_gen else len(fake[:n] if n is not None else fake)
-    if isinstance(reference, np.ndarray):
+    from ganbench.refstats import ReferenceStats
+
+    if isinstance(reference, ReferenceStats):  # precomputed: no reference images to extract
+        n_ref = 0
+        if not is_gen:
+            shape = tuple(fake.shape[1:])
+        elif len(shape) != 3:
+            from ganbench.generators import sample_all
+
+            shape = tuple(sample_all(fake, 1, seed=0, batch_size=1)[0].shape[1:])
+    elif isinstance(reference, np.ndarray):
         n_ref = len(reference[:n_real] if n_real is not None else reference)
     else:
         n_avail = len(reference.split_arrays("train")[0]) if hasattr(reference, "split_arrays") else n_gen

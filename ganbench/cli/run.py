@@ -143,7 +143,8 @@ def run_cmd(suite: str | None, models: str | None, datasets: str | None, seeds: 
         if taken:
             raise GanbenchError(f"{taken[0]} already holds a run ({len(taken)} of the runs do); pass --resume to "
                                 "continue them or choose another --out")
-    plan.write(out / PLAN_FILE)  # `ganbench status` and `run-task` read it
+    if not (resume and (out / PLAN_FILE).exists()):  # a resume (that may fail) leaves the run's plan alone
+        plan.write(out / PLAN_FILE)  # `ganbench status` and `run-task` read it
     _run_locked(out, model_list, dataset_list, seed_list, base, workers, executor)
 
 

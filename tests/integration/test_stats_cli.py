@@ -115,7 +115,7 @@ def test_tampered_file_and_wrong_extractor_are_one_line_errors(tmp_path, capsys)
     with pytest.raises(GanbenchError, match="recorded sha256"):
         load_stats(tmp_path / "t.npz")
     np.savez(tmp_path / "samples.npz", x=np.zeros((4, 1, 28, 28), np.uint8))
-    code, _, err = run_cli(capsys, "eval", tmp_path / "samples.npz", "--ref", p, "--metrics", "fid")
+    code, _, err = run_cli(capsys, "eval", tmp_path / "samples.npz", "--ref", p, "--metrics", "fid", "-q")
     assert code != 0 and "computed with other-net" in err and err.count("\n") == 1
 
 

@@ -82,7 +82,7 @@ FAILING = [
     ("resume_other_seed_checkpoint", _foreign_checkpoint, ["--resume"], "seed"),
     ("resume_refused_checkpoint", _malicious_checkpoint, ["--resume"], "not a safe checkpoint"),
     ("resume_other_recipe", None, ["--resume", "--set", "optimizer.lr_g=1e-3"], "lr_g"),
-    ("resume_other_budget", None, ["--resume", "--batch-size", "64"], "batch_size"),
+    ("resume_other_budget", None, ["--resume", "--batch-size", "32"], "batch_size"),
     ("resume_torn_middle_record", _torn_middle_record, ["--resume"], "line 1"),
 ]
 

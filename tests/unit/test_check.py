@@ -324,5 +324,6 @@ def test_check_fails_degraded_generator_and_passes_reseeded_one(tmp_path, capsys
 def test_perfect_mixture_sampler_is_perfect():
     ds = get_dataset("ring")
     m = VectorEvaluator(ds, 2500, 0)(MixtureSampler(ds.centers, ds.sigma))
-    assert m["modes"] == 8 and m["hq_share"] > 0.99 and m["reverse_kl"] < 0.01
+    # PacGAN's strict Euclidean 3-sigma rule keeps 1 - exp(-9/2) = 98.9% of a 2-D Gaussian.
+    assert m["modes"] == 8 and m["hq_share"] > 0.98 and m["reverse_kl"] < 0.01
     assert np.isfinite(list(m.values())).all()

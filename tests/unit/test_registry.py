@@ -37,4 +37,4 @@ def test_registries_hold_the_baselines():
         assert m in MODELS
     for d in ("ring", "grid", "highdim"):
         assert d in DATASETS
-    assert BUDGETS.names() == ["cpu", "paper", "smoke"]
+    assert BUDGETS.names() == ["cpu", "lucic", "paper", "smoke"]
