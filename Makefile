@@ -10,7 +10,7 @@ STAMP_TEST := $(VENV)/.installed-test
 # Debian packages: real Fashion-MNIST for the image tests, Chromium to screenshot the HTML report.
 APT_PKGS := dataset-fashion-mnist chromium
 
-.PHONY: run test bench install system-deps clean
+.PHONY: run test test-slow bench install system-deps clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,14 @@ system-deps:
 run: $(STAMP_RUN)
 	$(VENV)/bin/ganbench run
 
+# `make test` runs every test not marked slow (about 15 min on 2 idle cores); `make test-slow` runs
+# the long ones: real Ray and Slurm clusters, the 20-point kill test, thread-count CI baseline, and
+# the larger coverage simulations.
 test: $(STAMP_TEST) system-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: $(STAMP_TEST) system-deps
+	$(PY) -m pytest -q -m slow
 
 bench: $(STAMP_TEST)
 	$(PY) -m pytest benchmarks -o python_files='bench_*.py' --benchmark-only
