@@ -118,6 +118,18 @@ def _diff_detail(key: str, old: Any, new: Any) -> str:
         (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
 
 
+def simultaneous_update(d_loss: torch.Tensor, g_loss: torch.Tensor, d_params: list, g_params: list,
+                        opts: tuple[torch.optim.Optimizer, ...]) -> None:
+    """PacGAN's update (IshmaelBelghazi/ALI ali/algorithms.py): both gradients taken at the same
+    parameters, then both steps applied."""
+    d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
+    g_grads = torch.autograd.grad(g_loss, g_params)
+    for p, gr in zip(d_params + g_params, d_grads + g_grads):
+        p.grad = gr
+    for o in opts:
+        o.step()
+
+
 def run_identity(cfg: RunConfig, recipe: Recipe, budget: Budget, dataset: Dataset) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the run's whole identity."""
     return {"model": cfg.model, "dataset": cfg.dataset, "seed": cfg.seed, "dataset_identity": dataset.identity(),
@@ -276,13 +288,8 @@ class Trainer:
         fake_adv, _ = self.d(self.g(z))
         d_loss = self.objective.d_loss(real_adv, fake_adv)
         g_loss = self.objective.g_loss(fake_adv)
-        d_params, g_params = list(self.d.parameters()), list(self.g.parameters())
-        d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
-        g_grads = torch.autograd.grad(g_loss, g_params)
-        for p, gr in zip(d_params + g_params, d_grads + g_grads):
-            p.grad = gr
-        self.opt_d.step()
-        self.opt_g.step()
+        simultaneous_update(d_loss, g_loss, list(self.d.parameters()), list(self.g.parameters()),
+                            (self.opt_d, self.opt_g))
         self.step += 1
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 

@@ -28,7 +28,7 @@ from ganbench.nets import build_networks
 from ganbench.nets.mlp import Maxout
 from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
 from ganbench.train import CHECKPOINT, RECORDS, atomic_save, load_checkpoint, make_optimizer, pick_device, \
-    check_resume_identity, resolve_run, run_identity, run_protocol, set_lr
+    check_resume_identity, resolve_run, run_identity, run_protocol, set_lr, simultaneous_update
 
 LAYERS = (nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.LeakyReLU, nn.Tanh, Maxout)
 
@@ -197,13 +197,9 @@ class GroupTrainer:
         x_real, z = self._real(), self._noise()
         real, fake = self.d_out(x_real), self.d_out(self.g.forward(z))
         d_loss, g_loss = self.objective.d_loss(real, fake), self.objective.g_loss(fake)
-        d_params, g_params = list(self.d.params.values()), list(self.g.params.values())
-        d_grads = torch.autograd.grad(d_loss.sum(), d_params, retain_graph=True)
-        g_grads = torch.autograd.grad(g_loss.sum(), g_params)
-        for p, gr in zip(d_params + g_params, d_grads + g_grads):
-            p.grad = gr
-        self.opt_d.step()
-        self.opt_g.step()
+        # Summed over seeds: each seed's parameters get their own seed's gradient.
+        simultaneous_update(d_loss.sum(), g_loss.sum(), list(self.d.params.values()), list(self.g.params.values()),
+                            (self.opt_d, self.opt_g))
         self.step += 1
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
