@@ -12,29 +12,13 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from ganbench.cli import main
+from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.records import read_records
-from ganbench.registry import EXTRACTORS
 
 CMD = [sys.executable, "-m", "ganbench.cli"]
-EXT = "test-pixels-cli"
-
-
-class PixelExtractor:
-    name, weights_sha256, mode = EXT, None, "legacy-tf"
-
-    def __call__(self, x):
-        x = torch.as_tensor(x)
-        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-        return {"pool3": F.adaptive_avg_pool2d(x.float() / 255, 8).flatten(1)}
-
-
-if EXT not in EXTRACTORS:
-    EXTRACTORS.register(EXT, lambda mode="legacy-tf", device=None: PixelExtractor(), help="test only")
+EXT = register_pixel_extractor("test-pixels-cli")
 
 
 def images(n: int, seed: int, size: int = 32) -> np.ndarray:
@@ -50,16 +34,6 @@ def save_pngs(x: np.ndarray, folder) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i, im in enumerate(x.transpose(0, 2, 3, 1)):
         Image.fromarray(im).save(folder / f"{i:03d}.png")
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.slow

@@ -5,38 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-import torch.nn.functional as F
 
-from ganbench.cli import main
+from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.estimate import CPU_DEFAULT_N, eval_estimate, fmt_duration
-from ganbench.registry import EXTRACTORS
 
-EXT = "test-pixels-estimate"
-
-
-class PixelExtractor:
-    name, weights_sha256, mode = EXT, None, "legacy-tf"
-
-    def __call__(self, x):
-        x = torch.as_tensor(x)
-        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-        return {"pool3": F.adaptive_avg_pool2d(x.float() / 255, 4).flatten(1)}
-
-
-if EXT not in EXTRACTORS:
-    EXTRACTORS.register(EXT, lambda mode="legacy-tf", device=None: PixelExtractor(), help="test only")
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+EXT = register_pixel_extractor("test-pixels-estimate", pool=4)
 
 
 @pytest.fixture()

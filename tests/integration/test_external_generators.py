@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ganbench.cli import main
+from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.config import RunConfig
 from ganbench.evaluate_images import evaluate_images
 from ganbench.generators import sample_all
@@ -53,16 +53,6 @@ class PixelExtractor:
 
 if EXT not in EXTRACTORS:
     EXTRACTORS.register(EXT, lambda mode="legacy-tf", device=None: PixelExtractor(), help="test only")
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error_line(err: str) -> str:

@@ -12,22 +12,12 @@ import json
 import numpy as np
 import pytest
 
-from ganbench.cli import main
+from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.errors import GanbenchError
 from ganbench.metrics.fid import fid_statistics_to_metric
 from ganbench.refstats import ReferenceStats, compute_stats, load_stats, save_stats
 
 N = 12
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _metrics(path) -> dict:

@@ -12,39 +12,10 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from ganbench.cli import main
-from ganbench.registry import EXTRACTORS
+from cli_fakes import register_pixel_extractor, run_cli  # noqa: F401 (run_cli re-exported; tests/ is on sys.path)
 
-EXT = "test-pixels-reliability"
-
-
-class PixelExtractor:
-    """A cheap stand-in for Inception: 8x8 average-pooled pixels."""
-
-    name, weights_sha256, mode = EXT, None, "legacy-tf"
-
-    def __call__(self, x):
-        x = torch.as_tensor(x)
-        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-        return {"pool3": F.adaptive_avg_pool2d(x.float() / 255, 8).flatten(1)}
-
-
-if EXT not in EXTRACTORS:
-    EXTRACTORS.register(EXT, lambda mode="legacy-tf", device=None: PixelExtractor(), help="test only")
-
-
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of ``ganbench ARGS``; an escaping exception is a failure."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
+EXT = register_pixel_extractor("test-pixels-reliability")  # a cheap stand-in for Inception
 
 
 def err_lines(err: str) -> list[str]:
