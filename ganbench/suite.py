@@ -135,13 +135,15 @@ def _vectorised(cfg: RunConfig) -> bool:
         return False
 
 
-def _run_stacked(cfgs: list[RunConfig]) -> list[RunOutcome]:
+def _run_stacked(cfgs: list[RunConfig], progress_queue: Any = None) -> list[RunOutcome]:
     """The seeds of one (model, dataset) stacked (ganbench.vectorised); errors returned, not raised."""
+    from ganbench.progress import worker_setup
     from ganbench.vectorised import run_group
 
+    worker_setup(progress_queue)
     t0 = time.perf_counter()
     try:
-        return run_group(cfgs[0], [c.seed for c in cfgs])
+        return run_group(cfgs[0], [c.seed for c in cfgs], progress_queue)
     except GanbenchError as e:
         return [RunOutcome(c, [], time.perf_counter() - t0, error=str(e)) for c in cfgs]
     except Exception as e:  # a bug in one group must not lose the others; keep the traceback
@@ -156,7 +158,7 @@ def run_task(cfgs: list[RunConfig], threads: int | None = None, progress_queue: 
     if threads:
         torch.set_num_threads(threads)
     if _vectorised(cfgs[0]):
-        return _run_stacked(cfgs)
+        return _run_stacked(cfgs, progress_queue)
     from ganbench.sweep.task import run_tracked  # run_one plus the task's state (task.json)
 
     return [run_tracked(c, threads, progress_queue=progress_queue) for c in cfgs]
@@ -167,7 +169,7 @@ def run_single(cfg: RunConfig, threads: int | None = None, progress_queue: Any =
     allows (so a Ray or Slurm task equals the same seed trained in a local group), else run_one."""
     if threads:
         torch.set_num_threads(threads)
-    return _run_stacked([cfg])[0] if _vectorised(cfg) else run_one(cfg, threads, progress_queue)
+    return _run_stacked([cfg], progress_queue)[0] if _vectorised(cfg) else run_one(cfg, threads, progress_queue)
 
 
 def default_workers(device: str) -> int:

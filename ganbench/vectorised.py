@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import torch
@@ -24,6 +25,7 @@ from ganbench.data import get_dataset
 from ganbench.data.stream import SeedStream
 from ganbench.errors import GanbenchError
 from ganbench.losses import OBJECTIVES
+from ganbench.monitor import Monitor
 from ganbench.nets import build_networks
 from ganbench.nets.mlp import Maxout
 from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
@@ -147,6 +149,7 @@ class GroupTrainer:
         self.streams = [SeedStream(self.dataset, s, gs[0].z_dim, self.pack, self.budget.train_size, self.device)
                         for s in self.seeds]
         self.step = 0
+        self.monitors: list[Monitor] = []  # one per seed while run() runs
 
     # -- draws --------------------------------------------------------------------------------
     def _real(self) -> torch.Tensor:
@@ -278,21 +281,37 @@ class GroupTrainer:
         g.load_state_dict(self.g.state_dict(i))
         return g.to(self.device)
 
+    def seed_view(self, i: int) -> SimpleNamespace:
+        """What a ``ganbench.monitor.Monitor`` reads of a trainer, for seed ``i`` of the stack."""
+        return SimpleNamespace(cfg=self.cfgs[i], budget=self.budget, step=self.step, recipe=self.recipe,
+                               run_dir=self.cfgs[i].run_dir(), modality="vector")
+
     def run(self, evaluators: list[Callable[[nn.Module], dict[str, float]]] | None = None,
-            protocol: dict[str, Any] | None = None, stop_at: int | None = None) -> GroupResult:
-        """Train to the budget (or ``stop_at`` steps, which simulates an interruption)."""
+            protocol: dict[str, Any] | None = None, stop_at: int | None = None,
+            monitors: list[Monitor] | None = None) -> GroupResult:
+        """Train to the budget (or ``stop_at`` steps, which simulates an interruption).
+        ``monitors``: one per seed (progress, TensorBoard), called as the per-seed loop calls its own."""
         eval_steps = set(self.budget.eval_steps())
         end = self.budget.steps if stop_at is None else min(stop_at, self.budget.steps)
         records: list[ResultRecord] = []
         t0 = time.perf_counter()
         losses: dict[str, torch.Tensor] = {}
-        while self.step < end:
-            losses = self.train_step()
-            if self.step in eval_steps and evaluators:
-                records += self._evaluate(evaluators, protocol or {}, time.perf_counter() - t0, losses)
-            if self.step % self.budget.checkpoint_every == 0 or self.step in eval_steps \
-                    or self.step == self.budget.steps:
-                self.save()
+        self.monitors = list(monitors or [])
+        for i, m in enumerate(self.monitors):
+            m.start(self.seed_view(i))
+        try:
+            while self.step < end:
+                losses = self.train_step()
+                for i, m in enumerate(self.monitors):
+                    m.step(self.step, {k: v[i] for k, v in losses.items()})
+                if self.step in eval_steps and evaluators:
+                    records += self._evaluate(evaluators, protocol or {}, time.perf_counter() - t0, losses)
+                if self.step % self.budget.checkpoint_every == 0 or self.step in eval_steps \
+                        or self.step == self.budget.steps:
+                    self.save()
+        finally:
+            for m in self.monitors:
+                m.close()  # flushes TensorBoard even when the run failed
         return GroupResult(self.step, time.perf_counter() - t0, records)
 
     def _evaluate(self, evaluators: list[Callable[[nn.Module], dict[str, float]]], protocol: dict[str, Any],
@@ -300,10 +319,15 @@ class GroupTrainer:
         out = []
         proto = {**run_protocol(self.recipe, self.budget, self.dataset), **protocol,
                  "vectorised_seeds": len(self.seeds)}
-        for i, (cfg, ev) in enumerate(zip(self.cfgs, evaluators)):
+        monitors = self.monitors or [Monitor()] * len(self.cfgs)
+        for i, (cfg, ev, mon) in enumerate(zip(self.cfgs, evaluators, monitors)):
             train = {f"train_{k}": float(v[i]) for k, v in losses.items()}
+            mon.evaluating(self.step)
+            g = self.generator(i)
+            metrics = ev(g)
+            mon.evaluated(self.step, metrics, g)
             rec = ResultRecord(model=cfg.model, dataset=cfg.dataset, seed=cfg.seed, step=self.step,
-                               metrics=finite_metrics({**ev(self.generator(i)), **train}), protocol=proto,
+                               metrics=finite_metrics({**metrics, **train}), protocol=proto,
                                provenance=provenance(wall_s=round(wall_s, 3), device_used=str(self.device)))
             append_record(cfg.run_dir() / RECORDS, rec)
             out.append(rec)
@@ -326,8 +350,9 @@ def _finished(cfg: RunConfig, steps: int) -> bool:
     return checkpoint_step(cfg) >= steps and (cfg.run_dir() / RECORDS).exists()
 
 
-def run_group(cfg: RunConfig, seeds: list[int]) -> list[Any]:
+def run_group(cfg: RunConfig, seeds: list[int], progress_queue: Any = None) -> list[Any]:
     """Train and evaluate ``seeds`` of ``cfg``'s (model, dataset) stacked; one RunOutcome per seed.
+    ``progress_queue``: the suite display's queue (each seed shows as its own run), as in run_one.
 
     With ``cfg.resume`` finished seeds are kept and the others continue from their checkpoints
     (seeds checkpointed at different steps continue as separate stacks)."""
@@ -335,7 +360,7 @@ def run_group(cfg: RunConfig, seeds: list[int]) -> list[Any]:
 
     from ganbench.evaluate import make_evaluator
     from ganbench.records import read_records
-    from ganbench.suite import SAMPLES, RunOutcome
+    from ganbench.suite import SAMPLES, RunOutcome, make_monitor
 
     t0 = time.perf_counter()
     cfgs = [_with_seed(cfg, s) for s in seeds]
@@ -362,7 +387,7 @@ def run_group(cfg: RunConfig, seeds: list[int]) -> list[Any]:
         if step >= 0:
             gt.restore()
         evs = [make_evaluator(gt.dataset, gt.budget, s) for s in group]
-        gt.run(evs, getattr(evs[0], "protocol", {}))
+        gt.run(evs, getattr(evs[0], "protocol", {}), monitors=[make_monitor(c, progress_queue) for c in gt.cfgs])
         for i, (c, ev) in enumerate(zip(gt.cfgs, evs)):
             np.savez_compressed(c.run_dir() / SAMPLES, samples=ev.samples(gt.generator(i)))
             recs = [r.__dict__ for r in read_records([c.run_dir() / RECORDS])]

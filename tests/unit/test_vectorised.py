@@ -96,3 +96,52 @@ def test_unrolled_gan_trains_and_differs_from_gan(tmp_path):
         assert torch.isfinite(lu["g_loss"]).all()
     # the same D steps, but G's loss through 5 unrolled D updates moves G differently
     assert not torch.allclose(_samples(un.generator(0)), _samples(gan.generator(0)), atol=1e-6)
+
+
+class _Recorder:
+    """A Monitor that writes down what it is told."""
+
+    def __init__(self):
+        self.calls = []
+
+    def start(self, view):
+        self.calls.append(("start", view.cfg.seed, view.step, str(view.run_dir)))
+
+    def step(self, step, losses):
+        self.calls.append(("step", step, sorted(losses), float(losses["d_loss"])))
+
+    def evaluating(self, step):
+        self.calls.append(("evaluating", step))
+
+    def evaluated(self, step, metrics, generator):
+        self.calls.append(("evaluated", step, dict(metrics)))
+
+    def close(self):
+        self.calls.append(("close",))
+
+
+def test_each_seed_of_a_stack_reports_to_its_own_monitor(tmp_path):
+    """Progress and TensorBoard see every seed of a stacked run, each with its own losses."""
+    group = GroupTrainer(_cfg(tmp_path, "gan"), [0, 1])
+    mons = [_Recorder(), _Recorder()]
+    evs = [lambda g, s=s: {"which": float(s)} for s in (0, 1)]
+    group.run(evs, {}, monitors=mons)
+    for s, m in enumerate(mons):
+        assert m.calls[0][:3] == ("start", s, 0) and m.calls[0][3].endswith(f"seed{s}")
+        steps = [c for c in m.calls if c[0] == "step"]
+        assert [c[1] for c in steps] == list(range(1, BUDGET["steps"] + 1))
+        assert all(c[2] == ["d_loss", "g_loss"] for c in steps)
+        assert ("evaluating", 12) in m.calls and ("evaluated", 12, {"which": float(s)}) in m.calls
+        assert m.calls[-1] == ("close",)
+    # each seed's own loss, not the stack's sum
+    assert [c[3] for c in mons[0].calls if c[0] == "step"] != [c[3] for c in mons[1].calls if c[0] == "step"]
+
+
+def test_a_stacked_suite_run_writes_tensorboard_per_seed(tmp_path):
+    from ganbench.vectorised import run_group
+
+    cfg = dataclasses.replace(_cfg(tmp_path, "gan"), tensorboard=True)
+    run_group(cfg, [0, 1])
+    for s in (0, 1):
+        files = list((tmp_path / "gan" / "grid" / f"seed{s}" / "tensorboard").glob("events.out.tfevents.*"))
+        assert files and files[0].stat().st_size > 0
