@@ -120,11 +120,13 @@ class Recipe:
             raise GanbenchError(f"recipe {d.get('name', '?')!r}: unknown keys {sorted(unknown)}")
         return cls(**d)
 
-    def for_run(self, modality: str, budget: Budget) -> "Recipe":
-        """The recipe one run trains: ``optimizer.<modality>`` and the budget's ``recipe`` merged in."""
+    def for_run(self, modality: str, budget: Budget, overrides: dict[str, Any] | None = None) -> "Recipe":
+        """The recipe one run trains: the modality section, then the budget's ``recipe``, then the
+        user's ``overrides`` (``--set``: they win over the budget's protocol too) merged in."""
         d = self.to_dict()
-        over = budget.recipe
-        for part in (d[modality], {k: v for k, v in over.items() if k not in MODALITIES}, over.get(modality, {})):
+        over, user = budget.recipe, overrides or {}
+        for part in (d[modality], {k: v for k, v in over.items() if k not in MODALITIES}, over.get(modality, {}),
+                     {k: v for k, v in user.items() if k not in MODALITIES}, user.get(modality, {})):
             d = _deep_merge(d, part)
         d["vector"], d["image"] = {}, {}
         if d["update"] not in UPDATES:

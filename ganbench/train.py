@@ -77,7 +77,7 @@ def resolve_run(cfg: RunConfig, modality: str, recipe: Recipe | None = None) -> 
     """The recipe and budget one run trains with (the budget's protocol merged into the recipe)."""
     base = recipe or cfg.recipe()
     budget = cfg.resolve_budget(base, modality)
-    return base.for_run(modality, budget), budget
+    return base.for_run(modality, budget, cfg.recipe_overrides), budget
 
 
 def run_protocol(recipe: Recipe, budget: Budget, dataset: Dataset) -> dict[str, Any]:

@@ -10,3 +10,16 @@ def test_set_optimizer_reaches_the_vector_recipe():
     assert base.for_run("vector", budget).optimizer["lr_g"] != 0.00123
     assert over.for_run("vector", budget).optimizer["lr_g"] == 0.00123
     assert over.for_run("image", over.budget("smoke", "image")).optimizer["lr_g"] == 0.00123
+
+
+def test_set_wins_over_the_budgets_own_recipe():
+    """The cpu mixture budget sets its own widths and learning rate; --set still decides."""
+    from ganbench.config import RunConfig
+    from ganbench.train import resolve_run
+
+    over = parse_overrides(["arch.vector.d_hidden=200", "optimizer.lr_d=0.0005"])
+    plain, _ = resolve_run(RunConfig(model="gan", dataset="grid", budget="cpu"), "vector")
+    mine, _ = resolve_run(RunConfig(model="gan", dataset="grid", budget="cpu", recipe_overrides=over), "vector")
+    assert (plain.arch["vector"]["d_hidden"], plain.optimizer["lr_d"]) == (128, 2e-4)
+    assert (mine.arch["vector"]["d_hidden"], mine.optimizer["lr_d"]) == (200, 5e-4)
+    assert mine.optimizer["lr_g"] == plain.optimizer["lr_g"]  # what --set does not name stays the budget's
