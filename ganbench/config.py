@@ -209,7 +209,13 @@ def recipe_schema() -> dict[str, frozenset[type]]:
     out: dict[str, set[type]] = {}
     _leaf_types(defaults, "", out)
     for path in sorted(_recipe_dir().glob("*.toml")):
-        _leaf_types(_deep_merge(defaults, _read_toml(path)), "", out)
+        merged = _deep_merge(defaults, _read_toml(path))
+        _leaf_types(merged, "", out)
+        # A budget's own recipe (e.g. the cpu mixture protocol's decay_from) names keys --set may change.
+        for budget in (b for by_name in merged.get("budgets", {}).values() for b in by_name.values()):
+            over = budget.get("recipe", {})
+            for part in [{k: v for k, v in over.items() if k not in MODALITIES}] + [over.get(m, {}) for m in MODALITIES]:
+                _leaf_types(part, "", out)
     for f in dataclasses.fields(Recipe):
         out.setdefault(f.name, {dict} if f.name in ("penalty", "n_dis_warmup") else {str})
     return {k: frozenset(v) for k, v in out.items()}

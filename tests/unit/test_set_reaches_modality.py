@@ -23,3 +23,14 @@ def test_set_wins_over_the_budgets_own_recipe():
     assert (plain.arch["vector"]["d_hidden"], plain.optimizer["lr_d"]) == (128, 2e-4)
     assert (mine.arch["vector"]["d_hidden"], mine.optimizer["lr_d"]) == (200, 5e-4)
     assert mine.optimizer["lr_g"] == plain.optimizer["lr_g"]  # what --set does not name stays the budget's
+
+
+def test_a_key_only_a_budget_sets_can_be_set():
+    """optimizer.decay_from exists only in the cpu mixture protocol; --set accepts and applies it."""
+    from ganbench.config import RunConfig, check_overrides
+    from ganbench.train import resolve_run
+
+    over = parse_overrides(["optimizer.decay_from=0.25"])
+    check_overrides(over)
+    mine, _ = resolve_run(RunConfig(model="gan", dataset="grid", budget="cpu", recipe_overrides=over), "vector")
+    assert mine.optimizer["decay_from"] == 0.25
