@@ -77,6 +77,9 @@ class Budget:
     hq_rule: str = "3sigma"  # mixtures: the high-quality rule of the records (ganbench.metrics.modes)
     # Recipe fields this budget changes (e.g. ganbench's faster cpu protocol); merged over the recipe.
     recipe: dict[str, Any] = field(default_factory=dict)
+    # Generator steps for a dataset that converges at another count than ``steps`` (each chosen from
+    # that dataset's convergence curve); keyed by the dataset's registered name.
+    dataset_steps: dict[str, int] = field(default_factory=dict)
 
     def eval_steps(self) -> list[int]:
         steps = list(range(self.eval_every, self.steps + 1, self.eval_every)) if self.eval_every > 0 else []
@@ -279,13 +282,17 @@ def recipe_descriptions() -> dict[str, str]:
     return {p.stem: _read_toml(p).get("description", "") for p in _recipe_paths()}
 
 
+def _all_steps(budget: dict[str, Any]) -> list[int]:
+    return [budget.get("steps", 0), *budget.get("dataset_steps", {}).values()]
+
+
 def default_budget_steps(name: str) -> str:
     """"vector 200 steps, image 2-10 steps": generator steps over every recipe, per modality."""
     defaults = _read_toml(_recipe_dir() / "_defaults.toml")
     budgets = [_deep_merge(defaults, _read_toml(p)).get("budgets", {}) for p in _recipe_paths()]
     parts = []
     for modality in MODALITIES:
-        steps = sorted({b.get(modality, {}).get(name, {}).get("steps", 0) for b in budgets} - {0})
+        steps = sorted({n for b in budgets for n in _all_steps(b.get(modality, {}).get(name, {}))} - {0})
         if steps:
             span = str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
             parts.append(f"{modality} {span} steps")
@@ -325,6 +332,9 @@ class RunConfig:
 
     def resolve_budget(self, recipe: Recipe, modality: str) -> Budget:
         b = recipe.budget(self.budget, modality)
+        own = b.dataset_steps.get(self.dataset.partition(":")[0])
+        if own is not None:  # before the user's overrides: --steps still wins
+            b = dataclasses.replace(b, steps=own)
         over = {k: v for k, v in self.budget_overrides.items() if v is not None}
         unknown = set(over) - {f.name for f in dataclasses.fields(Budget)}
         if unknown:

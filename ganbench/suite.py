@@ -201,6 +201,8 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
     # One task per (model, dataset): its seeds train stacked where the recipe allows (run_task).
     tasks = [[c for c in quiet if (c.model, c.dataset) == key]
              for key in dict.fromkeys((c.model, c.dataset) for c in quiet)]
+    # Longest first (most generator steps), so a long task does not start last and leave a worker idle.
+    tasks.sort(key=lambda task: -planned_steps(task[0]))
 
     def finished(done: list[RunOutcome]) -> None:
         for o in done:

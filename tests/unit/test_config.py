@@ -52,3 +52,17 @@ def test_bad_override_is_one_line_error():
         parse_overrides(["lr"])
     with pytest.raises(GanbenchError, match="no such recipe key"):
         load_recipe("gan", {"not_a_field": 1})
+
+
+def test_a_budget_can_give_a_dataset_its_own_step_count():
+    """The cpu mixture protocol trains the grid longer than the ring (its curve converges later);
+    a recipe's own count and the user's --steps still win."""
+    from ganbench.config import RunConfig
+
+    def steps(model, dataset, **over):
+        cfg = RunConfig(model=model, dataset=dataset, budget="cpu", budget_overrides=over)
+        return cfg.resolve_budget(cfg.recipe(), "vector").steps
+
+    assert steps("gan", "grid") > steps("gan", "ring")
+    assert steps("wgan-gp", "grid") == steps("wgan-gp", "ring")
+    assert steps("gan", "grid", steps=77) == 77
