@@ -35,8 +35,9 @@ class BudgetInfo:
 BUDGET_INFO = {
     "smoke": BudgetInfo("check that everything runs (tests, CI); numbers mean nothing",
                         "vector about 15 s CPU, image (28x28) about 55 s CPU, start-up included"),
-    "cpu": BudgetInfo("a first signal on a laptop: mixtures reach their modes, images take shape",
-                      "vector about 30 s CPU; image (28x28) 10-13 min wall, 2 runs at a time"),
+    "cpu": BudgetInfo("ganbench's own converged mixture protocol; a first signal on images",
+                      "vector: 3 seeds stacked, 2-9 min per model and mixture, the default suite about 14 min "
+                      "(results/mog-cpu/NOTE.md); image (28x28) 10-13 min wall, 2 runs at a time"),
     "paper": BudgetInfo("the published budget: PacGAN's 400k iterations on mixtures, 100k generator steps and "
                         "50k samples on images (docs/reference.md section 3)",
                         "images: days (a GPU job); vector: hours per run on a CPU (PacGAN's 400k iterations)"),

@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 from ganbench.records import read_records  # noqa: E402
 
 HERE = Path(__file__).parent
+plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.cm.tab20.colors)  # more runs than tab10 has colours
 
 
 def main(dirs: list[str]) -> None:
@@ -27,7 +28,7 @@ def main(dirs: list[str]) -> None:
     df = pd.DataFrame(rows).sort_values(["dataset", "run", "model", "seed", "step"])
     df.to_csv(HERE / "curves.csv", index=False)
     datasets = sorted(df.dataset.unique())
-    fig, axes = plt.subplots(2, len(datasets), figsize=(5 * len(datasets), 7), squeeze=False)
+    fig, axes = plt.subplots(2, len(datasets), figsize=(7 * len(datasets), 9), squeeze=False)
     for j, ds in enumerate(datasets):
         for (run, model), g in df[df.dataset == ds].groupby(["run", "model"]):
             mean = g.groupby("step")[["modes", "hq_share"]].mean()
