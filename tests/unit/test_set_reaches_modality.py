@@ -17,11 +17,13 @@ def test_set_wins_over_the_budgets_own_recipe():
     from ganbench.config import RunConfig
     from ganbench.train import resolve_run
 
-    over = parse_overrides(["arch.vector.d_hidden=200", "optimizer.lr_d=0.0005"])
+    over = parse_overrides(["arch.vector.d_hidden=200", "optimizer.lr_d=0.00077"])
     plain, _ = resolve_run(RunConfig(model="gan", dataset="grid", budget="cpu"), "vector")
     mine, _ = resolve_run(RunConfig(model="gan", dataset="grid", budget="cpu", recipe_overrides=over), "vector")
-    assert (plain.arch["vector"]["d_hidden"], plain.optimizer["lr_d"]) == (128, 2e-4)
-    assert (mine.arch["vector"]["d_hidden"], mine.optimizer["lr_d"]) == (200, 5e-4)
+    budget_says = RunConfig(model="gan", dataset="grid", budget="cpu").recipe().budget("cpu", "vector").recipe
+    assert plain.arch["vector"]["d_hidden"] == budget_says["arch"]["vector"]["d_hidden"] != 200
+    assert plain.optimizer["lr_d"] == budget_says["vector"]["optimizer"]["lr_d"] != 0.00077
+    assert (mine.arch["vector"]["d_hidden"], mine.optimizer["lr_d"]) == (200, 0.00077)
     assert mine.optimizer["lr_g"] == plain.optimizer["lr_g"]  # what --set does not name stays the budget's
 
 
