@@ -11,6 +11,7 @@ the same whether alone or stacked. Checkpoints are written per seed in the per-s
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,9 +256,16 @@ class GroupTrainer:
         }
 
     def save(self) -> None:
-        for i, c in enumerate(self.cfgs):
-            c.run_dir().mkdir(parents=True, exist_ok=True)
-            atomic_save(self.seed_state(i), c.run_dir() / CHECKPOINT)
+        """Every seed's checkpoint as one commit: each is written beside its target (``.pending``),
+        then all are renamed. ``settle_checkpoints`` rolls a kill between the renames forward and a
+        kill before them back, so the seeds of a group never resume from different steps (a seed
+        trained alone is not bit-identical to the same seed in a larger stack)."""
+        paths = [c.run_dir() / CHECKPOINT for c in self.cfgs]
+        for i, path in enumerate(paths):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_save(self.seed_state(i), _pending(path))
+        for path in paths:
+            os.replace(_pending(path), path)
 
     def restore(self) -> None:
         cks = [load_checkpoint(c.run_dir() / CHECKPOINT) for c in self.cfgs]
@@ -334,6 +342,28 @@ class GroupTrainer:
         return out
 
 
+def _pending(path: Path) -> Path:
+    return path.with_name(path.name + ".pending")
+
+
+def settle_checkpoints(paths: list[Path]) -> None:
+    """Finish or undo a group commit that a kill interrupted (GroupTrainer.save): when every seed
+    has either its pending checkpoint or a committed one at the pending step, the renames are
+    completed; otherwise the pending files are removed and the group resumes from its last commit."""
+    pending = [_pending(p) for p in paths]
+    if not any(q.exists() for q in pending):
+        return
+    step = max(int(load_checkpoint(q)["step"]) for q in pending if q.exists())
+    forward = all(q.exists() or (p.exists() and int(load_checkpoint(p)["step"]) == step)
+                  for p, q in zip(paths, pending))
+    for p, q in zip(paths, pending):
+        if q.exists():
+            if forward:
+                os.replace(q, p)
+            else:
+                q.unlink()
+
+
 def _with_seed(cfg: RunConfig, seed: int) -> RunConfig:
     import dataclasses
 
@@ -367,7 +397,8 @@ def run_group(cfg: RunConfig, seeds: list[int], progress_queue: Any = None) -> l
     recipe, budget = resolve_run(cfg, "vector")
     outcomes: dict[int, RunOutcome] = {}
     by_step: dict[int, list[int]] = {}
-    if cfg.resume:  # a finished seed is kept only when it is this run (whole identity, as Trainer.restore)
+    if cfg.resume:
+        settle_checkpoints([c.run_dir() / CHECKPOINT for c in cfgs])  # a finished seed is kept only when it is this run (whole identity, as Trainer.restore)
         dataset = get_dataset(cfg.dataset, cfg.data_dir)
         for c in cfgs:
             if (c.run_dir() / CHECKPOINT).exists():

@@ -145,3 +145,31 @@ def test_a_stacked_suite_run_writes_tensorboard_per_seed(tmp_path):
     for s in (0, 1):
         files = list((tmp_path / "gan" / "grid" / f"seed{s}" / "tensorboard").glob("events.out.tfevents.*"))
         assert files and files[0].stat().st_size > 0
+
+
+def _steps(cfgs):
+    return [int(load_checkpoint(c.run_dir() / CHECKPOINT)["step"]) for c in cfgs]
+
+
+def test_a_kill_inside_a_group_checkpoint_never_leaves_seeds_at_different_steps(tmp_path):
+    """GroupTrainer.save commits all seeds at once: a kill before the renames rolls back, a kill
+    between them rolls forward (settle_checkpoints), so a group always resumes as one stack."""
+    import os
+
+    from ganbench.vectorised import _pending, settle_checkpoints
+
+    group = GroupTrainer(_cfg(tmp_path, "gan"), [0, 1])
+    paths = [c.run_dir() / CHECKPOINT for c in group.cfgs]
+    group.train_step()
+    group.save()
+    group.train_step()
+    # killed while writing: seed 0's pending file exists, seed 1's does not yet
+    torch.save(group.seed_state(0), _pending(paths[0]))
+    settle_checkpoints(paths)
+    assert _steps(group.cfgs) == [1, 1] and not _pending(paths[0]).exists()
+    # killed between the renames: seed 0 renamed, seed 1 still pending
+    for i in (0, 1):
+        torch.save(group.seed_state(i), _pending(paths[i]))
+    os.replace(_pending(paths[0]), paths[0])
+    settle_checkpoints(paths)
+    assert _steps(group.cfgs) == [2, 2] and not _pending(paths[1]).exists()
