@@ -398,7 +398,8 @@ def run_group(cfg: RunConfig, seeds: list[int], progress_queue: Any = None) -> l
     outcomes: dict[int, RunOutcome] = {}
     by_step: dict[int, list[int]] = {}
     if cfg.resume:
-        settle_checkpoints([c.run_dir() / CHECKPOINT for c in cfgs])  # a finished seed is kept only when it is this run (whole identity, as Trainer.restore)
+        settle_checkpoints([c.run_dir() / CHECKPOINT for c in cfgs])
+        # a finished seed is kept only when it is this run (whole identity, as Trainer.restore)
         dataset = get_dataset(cfg.dataset, cfg.data_dir)
         for c in cfgs:
             if (c.run_dir() / CHECKPOINT).exists():
