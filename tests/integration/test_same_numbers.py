@@ -21,14 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # cli_fakes, also when run as a script
 
-from cli_fakes import register_pixel_extractor  # noqa: E402
+from cli_fakes import PixelExtractor  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "same_numbers.jsonl"
 # Provenance says where and when; these protocol entries name files of the temporary folder.
 VOLATILE = {"ref", "samples_sha256"}
 # Entries the redesign added: training-time records now say what `ganbench eval` records always
-# said about the generator (one engine writes both).
-ADDED = {"z_dim", "num_classes"}
+# said about the generator (one engine writes both), and KID records the coef0 it used.
+ADDED = {"z_dim", "num_classes", "kid_coef0"}
 
 
 def _cli(*args: object) -> None:
@@ -41,11 +41,27 @@ def _cli(*args: object) -> None:
 
 
 def make_records(tmp: Path) -> list[dict]:
-    """Every record of the four commands, in a fixed order, as dicts."""
+    """Every record of the four commands, in a fixed order, as dicts. The extractor "test-pixels"
+    is this test's own for the duration (other tests register other extractors under that name)."""
+    from ganbench.registry import EXTRACTORS
+
+    ext = "test-pixels"
+    EXTRACTORS.names()  # loads the registry first, so the entry below is not replaced
+    saved = EXTRACTORS._items.get(ext)
+    EXTRACTORS._items[ext] = lambda mode="legacy-tf", device=None: PixelExtractor(ext, 8)
+    try:
+        return _make_records(tmp, ext)
+    finally:
+        if saved is None:
+            EXTRACTORS._items.pop(ext, None)
+        else:
+            EXTRACTORS._items[ext] = saved
+
+
+def _make_records(tmp: Path, ext: str) -> list[dict]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from test_run_images import write_cifar10
 
-    ext = register_pixel_extractor("test-pixels")
     data = tmp / "cifar"
     write_cifar10(data)
     _cli("run", "--models", "gan", "--dataset", "ring", "--budget", "smoke", "--seeds", "0", "--out", tmp / "mog",
