@@ -88,7 +88,9 @@ def _apply_preset(name: str, metrics: Sequence[str] | None, opts: Options) -> tu
 def evaluate(samples_or_generator: Any, ref: Any, metrics: Sequence[str] | str | None = None,
              preset: str | None = None, **options: Any) -> Evaluation:
     """Score generated images against a reference; see the module docstring."""
-    from ganbench.evaluate_images import DEFAULT_BOOTSTRAP, evaluate_images, resolve_features
+    from ganbench.evaluation.engine import evaluate as run_engine
+    from ganbench.evaluation.images import resolve_features, resolve_reference
+    from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, DEFAULT_METRICS, EvalOptions
 
     fields = {f.name for f in dataclasses.fields(Options)}
     unknown = sorted(set(options) - fields)
@@ -108,14 +110,13 @@ def evaluate(samples_or_generator: Any, ref: Any, metrics: Sequence[str] | str |
     ext = opts.extractor or "inception"
     if ext == "auto":  # a preset's "domain CNN on 28x28 datasets that have one, else Inception"
         from ganbench.data.base import Dataset
-        from ganbench.evaluate_images import resolve_reference
 
         ref = resolve_reference(ref, opts.data_dir)
         ext = resolve_features("auto", ref) if isinstance(ref, Dataset) else "inception"
-    raw, protocol = evaluate_images(
-        fake, ref, metrics, n=opts.n, extractor=ext, mode=opts.mode, seed=opts.seed, n_real=opts.n_real,
-        split=opts.split or "train", data_dir=opts.data_dir, weights=opts.weights, batch_size=opts.batch_size,
-        n_boot=DEFAULT_BOOTSTRAP if opts.n_boot is None else opts.n_boot, device=opts.device,
-        progress=opts.progress)
-    values, intervals = _split_intervals(raw)
-    return Evaluation(values, intervals, {**protocol, **extra})
+    ev = run_engine(fake, ref, EvalOptions(
+        metrics=DEFAULT_METRICS if metrics is None else metrics, n_gen=opts.n, n_real=opts.n_real,
+        split=opts.split or "train", extractor=ext, mode=opts.mode, weights=opts.weights, seed=opts.seed,
+        n_boot=DEFAULT_BOOTSTRAP if opts.n_boot is None else opts.n_boot, batch_size=opts.batch_size,
+        device=opts.device, data_dir=opts.data_dir, progress=opts.progress))
+    values, intervals = _split_intervals(ev.values)
+    return Evaluation(values, intervals, {**ev.protocol, **extra})

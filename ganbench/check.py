@@ -29,44 +29,27 @@ from typing import Any, Iterable
 import numpy as np
 
 from ganbench.errors import GanbenchError
+from ganbench.metrics.spec import HIGHER, LOWER, ZERO, compared_keys, display_order, floor_of, is_quality_metric
+from ganbench.metrics.spec import direction as spec_direction
 from ganbench.records import ResultRecord
 
-LOWER, HIGHER, ZERO = "lower", "higher", "closer to 0"
-
-# Which way is better. Names missing here are reported but not judged, unless --tolerance gives a sign.
-DIRECTIONS: dict[str, str] = {
-    "fid": LOWER, "kid": LOWER, "reverse_kl": LOWER, "ct_copy_share": LOWER, "copy_share": LOWER,
-    "nn_copy_share": LOWER, "kl_to_uniform": LOWER, "fd_inf": LOWER, "copy_share_features": LOWER,
-    # Meehan et al.'s C_T: << 0 copies, >> 0 underfits, ~N(0, 1) per cell when neither.
-    "ct": ZERO,
-    "is": HIGHER, "inception_score": HIGHER, "precision": HIGHER, "recall": HIGHER, "density": HIGHER,
-    "coverage": HIGHER, "modes": HIGHER, "hq_share": HIGHER,
-}
+# Which way each metric is better, its floor and its protocol keys are the metric's own
+# (ganbench.metrics.spec); names no spec judges are reported but not judged, unless --tolerance gives a sign.
 
 FAMILY_ALPHA = 0.05  # the chance that an unchanged generator fails some metric of one (model, dataset)
 REEVALUATION, RETRAINED = "re-evaluation", "retrained"
 COMPARE_KINDS = ("auto", REEVALUATION, RETRAINED)
 DEFAULT_RELATIVE = 0.05  # without CI or spread: 5% of the baseline value
 MIN_RELATIVE = 0.01  # floor on statistical allowances: 1% of the baseline value ...
-# ... or these absolute amounts, whichever is larger: about the sampling noise of one evaluation
-# at the smallest budgets (shares at n=2,500: binomial std <= 0.01; reverse KL of a perfect
-# 8-mode generator at n=2,500 is 0.0014 +- 0.0008).
-MIN_ABSOLUTE: dict[str, float] = {
-    "reverse_kl": 0.01, "hq_share": 0.005, "precision": 0.005, "recall": 0.005, "density": 0.005,
-    "coverage": 0.005, "ct_copy_share": 0.005, "copy_share": 0.005, "nn_copy_share": 0.005,
-}
+# ... or the absolute floor the metric's spec declares (MetricSpec.floors), whichever is larger.
 
-# Protocol keys whose difference makes numbers incomparable (absent on one side counts as a value).
-# Only keys records write (evaluate_images.compute_image_metrics, the evaluators, train.make_record).
-PROTOCOL_KEYS = ("n_gen", "n_real", "real_split", "extractor", "weights_sha256", "mode", "pr_k", "dc_k",
-                 "kid_subset_size", "kid_degree", "is_splits", "fd_inf_mode", "budget", "steps", "dataset_identity",
-                 "hq_radius_sigmas", "preset")
+# Protocol keys of every evaluation whose difference makes numbers incomparable (absent on one side
+# counts as a value); each metric adds the keys its spec declares (MetricSpec.compared).
+GENERAL_KEYS = ("n_gen", "n_real", "real_split", "extractor", "weights_sha256", "mode", "budget", "steps",
+                "dataset_identity", "preset")
 # A preset difference is never overridden by --allow-protocol-mismatch (ganbench/presets.py).
 HARD_KEYS = ("preset",)
 CI_Z = 1.959964  # records' intervals are 95% (metrics.stats.IntervalSpec.level)
-
-COMPANION_SUFFIXES = ("_ci_low", "_ci_high", "_std")
-SKIP_PREFIXES = ("train_",)  # training losses are diagnostics, not quality metrics
 
 PASS, IMPROVED, REGRESSED, MISSING, NOT_JUDGED = "pass", "improved", "REGRESSED", "missing", "not judged"
 FAILING = (REGRESSED, MISSING)
@@ -111,20 +94,22 @@ def parse_tolerance(spec: str | None) -> dict[str, Tolerance]:
     return out
 
 
+def protocol_keys() -> tuple[str, ...]:
+    """The keys the protocol guard compares: the general ones and those the metric specs declare."""
+    return tuple(dict.fromkeys(GENERAL_KEYS + tuple(compared_keys())))
+
+
 def direction(metric: str, tol: Tolerance | None = None) -> str | None:
-    """"lower"/"higher" is better, or None when unknown; a signed tolerance names the direction."""
-    d = DIRECTIONS.get(metric)
+    """"lower"/"higher"/"closer to 0" is better (the metric's spec), or None when unknown; a signed
+    tolerance names the direction of a metric no spec judges."""
+    d = spec_direction(metric)
     if d is None and tol is not None and tol.sign:
         d = LOWER if tol.sign > 0 else HIGHER  # "may rise by X": rising is the worse way
     return d
 
 
-def is_quality_metric(name: str) -> bool:
-    return not name.startswith(SKIP_PREFIXES) and not name.endswith(COMPANION_SUFFIXES)
-
-
 def floor(metric: str, baseline: float) -> float:
-    return max(MIN_RELATIVE * abs(baseline), MIN_ABSOLUTE.get(metric, 0.0))
+    return max(MIN_RELATIVE * abs(baseline), floor_of(metric))
 
 
 @dataclass
@@ -167,6 +152,7 @@ def aggregate(records: Iterable[ResultRecord], where: str = "records") -> dict[t
         last[k] = max(last.get(k, r.step), r.step)
     per_seed: dict[tuple[str, str, int], dict[str, float]] = {}
     out: dict[tuple[str, str], Aggregate] = {}
+    keys = protocol_keys()
     for r in records:
         if r.step != last[(r.model, r.dataset, r.seed)]:
             continue
@@ -174,7 +160,7 @@ def aggregate(records: Iterable[ResultRecord], where: str = "records") -> dict[t
         agg.seeds.add(r.seed)
         agg.kinds.add(r.kind)
         agg.targets.add(_target(r))
-        for key in PROTOCOL_KEYS:
+        for key in keys:
             agg.protocol.setdefault(key, set()).add(str(r.protocol.get(key, "(absent)")))
         # Several records at one seed's final step (e.g. a train-eval and an eval) merge their metrics.
         per_seed.setdefault((r.model, r.dataset, r.seed), {}).update(
@@ -241,7 +227,7 @@ class Comparison:
 
 def protocol_differences(base: Aggregate, cur: Aggregate) -> dict[str, tuple[str, str]]:
     diffs = {}
-    for key in PROTOCOL_KEYS:
+    for key in protocol_keys():
         b, c = base.protocol.get(key, {"(absent)"}), cur.protocol.get(key, {"(absent)"})
         if b != c:
             diffs[key] = (", ".join(sorted(b)), ", ".join(sorted(c)))
@@ -330,7 +316,7 @@ def compare(baseline: Iterable[ResultRecord], current: Iterable[ResultRecord],
         if name not in known:
             close = sorted(m for m in known if is_quality_metric(m))
             raise GanbenchError(f"--tolerance names {name!r}, which no record has (metrics: {', '.join(close)})")
-        d = DIRECTIONS.get(name)
+        d = spec_direction(name)
         if d in (LOWER, HIGHER) and tol.sign and (d == LOWER) != (tol.sign > 0):
             want = "+" if d == LOWER else "-"
             raise GanbenchError(f"--tolerance {name}={tol}: {d} {name} is better, so the allowance is how far it may "
@@ -388,9 +374,8 @@ def _judge_group(g: tuple[str, str], b: Aggregate, c: Aggregate, tolerances: dic
 
 
 def _metric_key(name: str) -> tuple[int, str]:
-    from ganbench.report.tables import PREFERRED
-
-    return (PREFERRED.index(name) if name in PREFERRED else len(PREFERRED), name)
+    order = display_order()
+    return (order.index(name) if name in order else len(order), name)
 
 
 def _groups(aggs: dict[tuple[str, str], Any]) -> str:

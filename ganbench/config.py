@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError
+from ganbench.layout import RunLayout
 from ganbench.registry import BUDGETS, MODELS
 
 
@@ -349,5 +350,9 @@ class RunConfig:
             raise GanbenchError(f"budget {b.name!r}: eval_every must be an integer >= 0, got {b.eval_every!r}")
         return b
 
+    def layout(self) -> RunLayout:
+        """This run's directory and the names of its files (ganbench.layout)."""
+        return RunLayout.of(self.out_dir, self.model, self.dataset, self.seed)
+
     def run_dir(self) -> Path:
-        return Path(self.out_dir) / self.model / self.dataset.replace(":", "_").replace("/", "_") / f"seed{self.seed}"
+        return self.layout().root

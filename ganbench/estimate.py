@@ -13,9 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-# On a CPU `ganbench eval` draws this many images from a generator unless -n says otherwise; the
-# protocol's 10,000 (Lucic et al. 2018, docs/reference.md section 8) is the default on a GPU.
-CPU_DEFAULT_N = 2000
+from ganbench.evaluation.options import CPU_DEFAULT_N  # noqa: F401  (re-exported: the CLI, tests)
 PROBE_IMAGES = 8
 
 
@@ -92,7 +90,7 @@ def _probe_run(cfg: Any) -> tuple[str, Any, float, float]:
         s_step = per_call(t.train_step, repeats=2)
         eval_s = 0.0
         if t.modality == "image" and _eval_images(t.budget) >= BIG_EVAL_IMAGES:
-            from ganbench.evaluate_images import build_extractor, resolve_features
+            from ganbench.evaluation.images import build_extractor, resolve_features
 
             name = resolve_features(cfg.eval_options.get("extractor") or t.budget.features, t.dataset)
             ext = build_extractor(name, device="cpu", dataset=t.dataset, data_dir=cfg.data_dir)
@@ -124,3 +122,29 @@ def run_estimate(cfgs: list[Any], workers: int, device: Any) -> str:
         smoke_total = sum(smoke_runs[(c.model, c.dataset)] for c in cfgs) / parallel
         line += f"; --budget smoke trains in {fmt_duration(smoke_total)}"
     return line
+
+
+def eval_target_estimate(fake: Any, reference: Any, ext: Any, options: Any) -> str:
+    """`ganbench eval`'s estimate line, from timing the extractor (and the generator) on a few images."""
+    from ganbench.data.base import Dataset
+    from ganbench.evaluation.images import reference_count
+    from ganbench.evaluation.target import DEFAULT_N_GENERATOR
+    from ganbench.generators import sample_all
+    from ganbench.refstats import ReferenceStats
+
+    n = options.n_gen
+    is_gen = not isinstance(fake, np.ndarray)
+    n_gen = int(n) if is_gen else len(fake[:n] if n is not None else fake)
+    shape = tuple(reference.shape[1:]) if isinstance(reference, np.ndarray) else tuple(reference.shape)
+    if isinstance(reference, ReferenceStats):  # precomputed: no reference images to extract
+        n_ref = 0
+        shape = tuple(fake.shape[1:]) if not is_gen else shape if len(shape) == 3 else \
+            tuple(sample_all(fake, 1, seed=0, batch_size=1)[0].shape[1:])
+    elif isinstance(reference, Dataset):
+        n_ref = reference_count(reference, options.n_real if options.n_real is not None else n_gen,
+                                options.split)[0]
+    else:
+        n_ref = len(reference[:options.n_real] if options.n_real is not None else reference)
+    s_gen = generator_seconds_per_image(fake) if is_gen else 0.0
+    alt = (DEFAULT_N_GENERATOR if n_gen == CPU_DEFAULT_N else CPU_DEFAULT_N) if is_gen else None
+    return eval_estimate(n_gen, n_ref, extractor_seconds_per_image(ext, shape), s_gen, options.device, alt_n=alt)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-TENSORBOARD_DIR = "tensorboard"
+from ganbench.layout import TENSORBOARD as TENSORBOARD_DIR  # the run layout's name
 LOG_EVERY = 10  # generator steps between loss points in TensorBoard
 GRID_N = {"image": 64, "vector": 1000}  # samples drawn at each evaluation (fixed latents: seed 0)
 

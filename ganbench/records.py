@@ -142,7 +142,9 @@ def read_records(paths: Iterable[str | Path]) -> list[ResultRecord]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            p = p / "records.jsonl"
+            from ganbench.layout import RunLayout
+
+            p = RunLayout(p).records  # a run's or a suite's: the same name
         if not p.exists():
             raise GanbenchError(f"no records at {p}")
         try:

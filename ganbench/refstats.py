@@ -62,7 +62,7 @@ class ReferenceStats:
     def check(self, ext: Any, metrics: Sequence[str]) -> None:
         """Fail in one line when ``ext`` is not the extractor these statistics were computed with,
         or a metric needs features that the file does not hold."""
-        from ganbench.evaluate_images import extractor_protocol
+        from ganbench.evaluation.images import extractor_protocol
 
         mine = extractor_protocol(ext)
         theirs = {k: self.protocol.get(k) for k in _IDENTITY}
@@ -86,7 +86,7 @@ class ReferenceStats:
     def score(self, fake: Mapping[str, np.ndarray], metrics: Sequence[str], ext: Any, *, n_boot: int,
               seed: int) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:
         """(values, metric protocol, reference protocol) of ``fake`` features against these statistics."""
-        from ganbench.evaluate_images import compute_image_metrics
+        from ganbench.evaluation.images import compute_image_metrics
         from ganbench.metrics.fid import fid_features_to_statistics, fid_statistics_to_metric
 
         self.check(ext, metrics)
@@ -202,20 +202,20 @@ def stats_from_reference(reference: Any, ext: Any, *, split: str = "train", n: i
     reference seed, cached, exactly the features ``eval --ref DATASET`` uses; an image array: its
     first ``n``) in the space of ``ext``."""
     from ganbench.data.base import Dataset
-    from ganbench.evaluate_images import REF_SEED, extract, extractor_protocol, reference_features
-    from ganbench.features.cache import array_fingerprint
+    from ganbench.evaluation.engine import prepare_reference
+    from ganbench.evaluation.images import extractor_protocol
+    from ganbench.evaluation.options import EvalOptions
 
     if isinstance(reference, ReferenceStats):
         return reference
-    if isinstance(reference, Dataset):
-        feats, proto = reference_features(reference, n, ext, split=split, seed=REF_SEED, batch_size=batch_size,
-                                          progress=progress, cache=cache)
-        proto = {"ref": reference.name, **proto, "image_shape": list(reference.shape)}
-    else:
-        x = reference if n is None else reference[:n]
-        if n is not None and n > len(reference):
-            raise GanbenchError(f"-n {n} asks for more images than the {len(reference)} in the set")
-        feats = extract(x, ext, batch_size=batch_size, progress=progress)
-        proto = {"ref": "images", "n_real": len(x), "real_split": None, "ref_seed": None,
-                 "dataset_identity": "images:" + array_fingerprint(x)[:16], "image_shape": list(x.shape[1:])}
+    is_dataset = isinstance(reference, Dataset)
+    if n is not None and not is_dataset and n > len(reference):
+        raise GanbenchError(f"-n {n} asks for more images than the {len(reference)} in the set")
+    options = EvalOptions(split=split, batch_size=batch_size, progress=progress, cache=cache)
+    ref = prepare_reference(reference, ext, options, n)
+    feats = ref.features
+    shape = reference.shape if is_dataset else reference.shape[1:]
+    proto = {**ref.protocol, "image_shape": list(shape)}
+    if proto["ref"] == "array":
+        proto["ref"] = "images"
     return compute_stats(feats["pool3"], {**proto, **extractor_protocol(ext)}, keep_features)

@@ -54,6 +54,11 @@ class Registry(Generic[T]):
         load_all()
         return sorted(self._items)
 
+    def registered(self) -> list[str]:
+        """Names in the order they were registered (``names()`` sorts)."""
+        load_all()
+        return list(self._items)
+
     def help(self, name: str) -> str:
         return self._help.get(name, "")
 
@@ -87,7 +92,7 @@ _MODULES = (
     "ganbench.data.mog",
     "ganbench.data.images",
     "ganbench.nets",
-    "ganbench.metrics",
+    "ganbench.metrics.builtin",
     "ganbench.features",
 )
 _loaded = False

@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 
 from ganbench.errors import GanbenchError
+from ganbench.layout import LOCK, SuiteLayout
 
-LOCK_NAME = ".ganbench.lock"
+LOCK_NAME = LOCK
 
 
 def _first_existing(path: Path) -> Path:
@@ -155,8 +156,7 @@ def die_with_parent(parent_pid: int | None = None, poll_s: float = 0.5) -> None:
 
 def run_record_files(out: str | os.PathLike) -> list[Path]:
     """Per-run ``records.jsonl`` files under ``out`` (``<model>/<dataset>/seed<k>/``), sorted."""
-    out = Path(out)
-    return sorted(p for p in out.glob("*/*/seed*/records.jsonl") if p.is_file())
+    return SuiteLayout(Path(out)).run_record_files()
 
 
 def repair_run_records(out: str | os.PathLike) -> list[str]:

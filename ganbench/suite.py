@@ -14,7 +14,6 @@ import queue
 import time
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,12 +21,10 @@ import torch
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
-from ganbench.io import atomic_write_text
+from ganbench.layout import NN_GRID, SAMPLES, RunLayout, SuiteLayout  # noqa: F401  (re-exported: ganbench.vectorised)
 from ganbench.progress import SuiteDisplay
-from ganbench.records import ResultRecord, read_records
+from ganbench.records import ResultRecord
 
-SAMPLES = "samples.npz"
-NN_GRID = "nn_grid.png"  # final samples beside their nearest training images
 
 
 @dataclass
@@ -56,10 +53,9 @@ def make_monitor(cfg: RunConfig, progress_queue: Any = None) -> Any:
 def run_one(cfg: RunConfig, threads: int | None = None, progress_queue: Any = None) -> RunOutcome:
     """Train and evaluate one run; errors are returned, not raised, so the suite goes on.
     ``progress_queue``: where step updates and warnings go (ganbench.progress.SuiteDisplay)."""
-    from ganbench.evaluate import make_evaluator
+    from ganbench.evaluation.training import ImageEvaluator, make_evaluator
     from ganbench.progress import worker_setup
-    from ganbench.records import append_record
-    from ganbench.train import CHECKPOINT, RECORDS, Trainer
+    from ganbench.train import Trainer
 
     if threads:
         torch.set_num_threads(threads)
@@ -68,12 +64,11 @@ def run_one(cfg: RunConfig, threads: int | None = None, progress_queue: Any = No
     trainer = None
     try:
         trainer = Trainer(cfg)
-        done = cfg.resume and (cfg.run_dir() / CHECKPOINT).exists() and (cfg.run_dir() / RECORDS).exists()
-        if done:
-            trainer.restore(cfg.run_dir() / CHECKPOINT)
+        layout = cfg.layout()
+        if cfg.resume and layout.checkpoint.exists() and layout.records.exists():
+            trainer.restore(layout.checkpoint)
             if trainer.step >= trainer.budget.steps:
-                recs = [r.__dict__ for r in read_records([cfg.run_dir() / RECORDS])]
-                return RunOutcome(cfg, recs, 0.0, skipped=True)
+                return RunOutcome(cfg, [r.__dict__ for r in layout.read_records()], 0.0, skipped=True)
             trainer = Trainer(cfg)
         trainer.monitor = make_monitor(cfg, progress_queue)
         options = dict(cfg.eval_options)
@@ -81,16 +76,14 @@ def run_one(cfg: RunConfig, threads: int | None = None, progress_queue: Any = No
             options.setdefault("data_dir", cfg.data_dir)
             options.setdefault("device", trainer.device)
         evaluator = make_evaluator(trainer.dataset, trainer.budget, cfg.seed, **options)
-        result = trainer.run(evaluator, getattr(evaluator, "protocol", {}))
-        if hasattr(evaluator, "samples"):  # keep the final samples for plots
-            x = evaluator.samples(result.generator)
-            np.savez_compressed(result.run_dir / SAMPLES, samples=x)
-        if hasattr(evaluator, "memorization") and result.finished:
+        result = trainer.run(evaluator.evaluate)
+        x = evaluator.samples(result.generator)  # the final samples, kept for plots
+        np.savez_compressed(layout.samples, samples=x)
+        if isinstance(evaluator, ImageEvaluator) and result.finished:
             t1 = time.perf_counter()
             metrics, proto = _memorization(evaluator, result, trainer.budget)
-            rec = trainer.make_record(trainer.step, metrics, proto, time.perf_counter() - t1, {})
-            append_record(result.run_dir / RECORDS, rec)
-        recs = [r.__dict__ for r in read_records([result.run_dir / RECORDS])]
+            layout.append(trainer.make_record(trainer.step, metrics, proto, time.perf_counter() - t1, {}))
+        recs = [r.__dict__ for r in layout.read_records()]
         return RunOutcome(cfg, recs, time.perf_counter() - t0)
     except GanbenchError as e:
         return RunOutcome(cfg, [], time.perf_counter() - t0, error=str(e))
@@ -107,7 +100,7 @@ def _memorization(evaluator: Any, result: Any, budget: Any) -> tuple[dict[str, f
     n_train = int(getattr(budget, "memo_n_train", 10_000))
     if n_train <= 0:
         return {}, {"metrics": ["memorization"], "memorization_skipped": f"budget {budget.name!r} skips it"}
-    return evaluator.memorization(result.generator, result.run_dir / NN_GRID, n_train=n_train)
+    return evaluator.memorization(result.generator, RunLayout(result.run_dir).nn_grid, n_train=n_train)
 
 
 _WORKER_QUEUE: Any = None
@@ -247,6 +240,3 @@ def planned_steps(cfg: RunConfig) -> int:
     except GanbenchError:
         return 0
 
-
-def write_records(records: list[ResultRecord], path: Path) -> None:
-    atomic_write_text(path, "".join(r.to_json() + "\n" for r in records))

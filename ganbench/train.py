@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -17,15 +17,15 @@ from ganbench.data import get_dataset
 from ganbench.data.base import Dataset
 from ganbench.data.stream import SeedStream
 from ganbench.errors import GanbenchError
+from ganbench.evaluation.engine import Evaluation
 from ganbench.io import atomic_open
+from ganbench.layout import CHECKPOINT, RECORDS  # noqa: F401  (re-exported: ganbench.vectorised, tests)
 from ganbench.losses import OBJECTIVES, clip_weights, gradient_penalty
 from ganbench.monitor import BarMonitor, Monitor
 from ganbench.nets import build_networks
-from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
+from ganbench.records import ResultRecord, finite_metrics, provenance
 from ganbench.selection import training_selection
 
-CHECKPOINT = "checkpoint.pt"
-RECORDS = "records.jsonl"
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -147,6 +147,13 @@ def check_resume_identity(ck: dict[str, Any], path: Path, identity: dict[str, An
                             "use the original options or another --out")
 
 
+def _values_and_protocol(result: Evaluation | Mapping[str, float],
+                         protocol: Mapping[str, Any] | None) -> tuple[dict[str, float], dict[str, Any]]:
+    if isinstance(result, Evaluation):
+        return result.values, result.protocol
+    return dict(result), dict(protocol or {})
+
+
 class Trainer:
     """Owns the loop and the budget; the objective owns the loss terms (docs/design.md convention 7)."""
 
@@ -162,7 +169,8 @@ class Trainer:
         if self.objective is None:
             raise GanbenchError(f"unknown objective {self.recipe.objective!r}; known: {sorted(OBJECTIVES)}")
         self.device = pick_device(cfg.device)
-        self.run_dir = cfg.run_dir()
+        self.layout = cfg.layout()
+        self.run_dir = self.layout.root
 
         torch.manual_seed(cfg.seed)  # network initialisation
         conditional = self.recipe.conditional
@@ -203,7 +211,7 @@ class Trainer:
 
     def save(self) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        path = self.run_dir / CHECKPOINT
+        path = self.layout.checkpoint
         atomic_save(self.state(), path)
         return path
 
@@ -294,10 +302,14 @@ class Trainer:
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
     # -- the loop ------------------------------------------------------------------------------
-    def run(self, evaluator: Callable[[nn.Module], dict[str, float]] | None = None,
-            protocol: dict[str, Any] | None = None, stop_at: int | None = None) -> TrainResult:
-        """Train to the budget (or ``stop_at`` steps, which simulates an interruption)."""
-        ck_path = self.run_dir / CHECKPOINT
+    def run(self, evaluator: Callable[[nn.Module], Evaluation | Mapping[str, float]] | None = None,
+            protocol: Mapping[str, Any] | None = None, stop_at: int | None = None) -> TrainResult:
+        """Train to the budget (or ``stop_at`` steps, which simulates an interruption).
+
+        ``evaluator``: the evaluation hook, called at each of the budget's evaluation steps. It
+        returns an Evaluation (values with the protocol they were computed under, e.g.
+        ``ImageEvaluator.evaluate``) or plain values, whose protocol is then ``protocol``."""
+        ck_path = self.layout.checkpoint
         if self.cfg.resume and ck_path.exists():
             self.restore(ck_path)
         elif ck_path.exists() and not self.cfg.resume:
@@ -317,12 +329,12 @@ class Trainer:
             self.monitor.step(self.step, losses)
             if self.step in eval_steps and evaluator is not None:
                 self.monitor.evaluating(self.step)
-                metrics = evaluator(self.g)
+                metrics, proto = _values_and_protocol(evaluator(self.g), protocol)
                 self.monitor.evaluated(self.step, metrics, self.g)
                 self.g.train()
-                rec = self.make_record(self.step, metrics, protocol or {}, time.perf_counter() - t0,
+                rec = self.make_record(self.step, metrics, proto, time.perf_counter() - t0,
                                        {k: float(v) for k, v in losses.items()})
-                append_record(self.run_dir / RECORDS, rec)
+                self.layout.append(rec)
                 records.append(rec)
             if self.step % self.budget.checkpoint_every == 0 or self.step in eval_steps \
                     or self.step == self.budget.steps:

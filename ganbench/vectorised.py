@@ -388,7 +388,7 @@ def run_group(cfg: RunConfig, seeds: list[int], progress_queue: Any = None) -> l
     (seeds checkpointed at different steps continue as separate stacks)."""
     import numpy as np
 
-    from ganbench.evaluate import make_evaluator
+    from ganbench.evaluation.training import make_evaluator
     from ganbench.records import read_records
     from ganbench.suite import SAMPLES, RunOutcome, make_monitor
 

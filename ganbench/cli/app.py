@@ -8,9 +8,8 @@ from ganbench import __version__
 from ganbench.errors import GanbenchError
 
 
-# Preprocessing modes, spelled here so that --help needs no torch import; a test keeps this tuple
-# equal to ganbench.features.inception.MODES plus ganbench.features.vit.RESIZE_MODES (DINOv2, CLIP).
-MODE_CHOICES = ("legacy-tf", "clean", "legacy-pytorch", "edm2", "pil-bicubic")
+# Preprocessing modes (ganbench.evaluation.options, torch-free so that --help stays light).
+from ganbench.evaluation.options import MODE_CHOICES  # noqa: E402,F401  (re-exported to the commands)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

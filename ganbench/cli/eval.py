@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -24,7 +24,7 @@ import numpy as np
 from ganbench.cli.app import MODE_CHOICES, cli
 from ganbench.errors import GanbenchError
 
-DEFAULT_N_GENERATOR = 10_000  # Lucic et al. 2018 compare 10k vs 10k (docs/reference.md section 2)
+DEFAULT_N_GENERATOR = 10_000  # as ganbench.evaluation.target (kept light here: the help text needs it)
 
 
 def _parse_arch_opts(items: tuple[str, ...]) -> dict[str, Any]:
@@ -57,15 +57,6 @@ def _check_outputs(json_out: Path | None, save_samples: Path | None) -> None:
     check_output_file(save_samples, "--save-samples")
     if json_out is not None and json_out.suffix.lower() == ".jsonl":
         check_appendable(json_out)
-
-
-def _check_generator_memory(n: int, n_real: int | None, z_dim: int, shape: tuple, keep: bool) -> None:
-    from ganbench.limits import check_memory
-
-    # Latents (float32) and features (pool3 2048 + logits 1008, float32) per generated sample;
-    # the generated images too when they are kept for --save-samples; reference features likewise.
-    per = 4 * (z_dim + 2048 + 1008) + (int(np.prod(shape)) if keep and len(shape) == 3 else 0)
-    check_memory(n * per + (n_real or n) * 4 * (2048 + 1008), f"-n {n}")
 
 
 def _fmt(v: float | None) -> str:
@@ -104,53 +95,13 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _default_n(dev: Any) -> int:
-    """The protocol's count on a GPU; on a CPU a smaller stated count (the estimate says what -n N costs)."""
-    from ganbench.estimate import CPU_DEFAULT_N
-
-    if dev.type == "cuda":
-        return DEFAULT_N_GENERATOR
-    click.echo(f"ganbench eval: on a CPU -n defaults to {CPU_DEFAULT_N} generated images (the protocol's "
-               f"{DEFAULT_N_GENERATOR} is the default on a GPU; pass -n {DEFAULT_N_GENERATOR} for it)", err=True)
-    return CPU_DEFAULT_N
-
-
-def _estimate(fake: Any, reference: Any, n: int | None, n_real: int | None, ext: Any,
-              shape: tuple[int, ...], dev: Any) -> str:
-    """The estimate line, from timing the extractor (and the generator) on a few images."""
-    from ganbench.estimate import CPU_DEFAULT_N, eval_estimate, extractor_seconds_per_image, \
-        generator_seconds_per_image
-
-    is_gen = not isinstance(fake, np.ndarray)
-    n_gen = int(n) if is_gen else len(fake[:n] if n is not None else fake)
-    from ganbench.refstats import ReferenceStats
-
-    if isinstance(reference, ReferenceStats):  # precomputed: no reference images to extract
-        n_ref = 0
-        if not is_gen:
-            shape = tuple(fake.shape[1:])
-        elif len(shape) != 3:
-            from ganbench.generators import sample_all
-
-            shape = tuple(sample_all(fake, 1, seed=0, batch_size=1)[0].shape[1:])
-    elif isinstance(reference, np.ndarray):
-        n_ref = len(reference[:n_real] if n_real is not None else reference)
-    else:
-        n_avail = len(reference.split_arrays("train")[0]) if hasattr(reference, "split_arrays") else n_gen
-        n_ref = min(n_real if n_real is not None else n_gen, n_avail)
-    s_ext = extractor_seconds_per_image(ext, shape)
-    s_gen = generator_seconds_per_image(fake) if is_gen else 0.0
-    alt = (DEFAULT_N_GENERATOR if n_gen == CPU_DEFAULT_N else CPU_DEFAULT_N) if is_gen else None
-    return eval_estimate(n_gen, n_ref, s_ext, s_gen, dev, alt_n=alt)
-
-
 PRESET_OPTIONS = ("metrics", "n", "n_real", "split", "features", "mode")
 
 
 def _preset_options(preset: str, options: dict[str, Any], ref: str | None) -> dict[str, Any]:
     """The options --preset fixes (an explicit option that contradicts it is an error); a preset's
     "auto" extractor becomes the domain CNN where the reference dataset has one."""
-    from ganbench.evaluate_images import resolve_features
+    from ganbench.evaluation.images import resolve_features
     from ganbench.presets import apply_preset
 
     ctx = click.get_current_context()
@@ -214,12 +165,7 @@ def _preset_options(preset: str, options: dict[str, Any], ref: str | None) -> di
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
 @click.option("--no-cache", is_flag=True, help="Do not read or write cached reference features.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def eval_cmd(target: str, ref: str | None, metrics: str, preset: str | None, n: int | None, n_real: int | None,
-             split: str, mode: str | None,
-             inception_weights: str | None, features: str, batch_size: int, seed: int, n_boot: int,
-             json_out: Path | None, arch: str | None, arch_opts: tuple[str, ...], z_dim: int | None,
-             num_classes: int | None, shape: str | None, output_range: str | None, save_samples: Path | None,
-             name: str | None, data_dir: str | None, device: str, no_cache: bool, quiet: bool) -> None:
+def eval_cmd(target: str, **flags: Any) -> None:
     """Score TARGET against REF with FID, KID, IS, precision/recall and density/coverage; print the
     metrics and their protocol; optionally write a record (--json).
 
@@ -233,112 +179,77 @@ def eval_cmd(target: str, ref: str | None, metrics: str, preset: str | None, n: 
     Images within a set must share one size (mixed sizes are an error); the sets may differ, as
     Inception resizes every image to 299x299.
     """
-    from ganbench import external
-    from ganbench.data.base import Dataset
-    from ganbench.evaluate_images import build_extractor, evaluate_images, parse_image_metrics, resolve_reference
-    from ganbench.features.inception import pick_device
-    from ganbench.records import ResultRecord, finite_metrics, provenance
-    from ganbench.registry import EXTRACTORS
+    from ganbench.evaluation.target import evaluate_target
 
     t0 = time.perf_counter()
-    # Cheap checks first: a typo must not cost a model load or minutes of features.
-    names = parse_image_metrics(metrics)
-    if preset is not None:
-        o = _preset_options(preset, {"metrics": names, "n": n, "n_real": n_real, "split": split,
-                                     "features": features, "mode": mode}, ref)
-        names, n, n_real, split, features, mode = (o[k] for k in PRESET_OPTIONS)
-    EXTRACTORS.get(features)
-    if batch_size < 1:
-        raise GanbenchError(f"--batch-size must be >= 1, got {batch_size}")
-    if n_boot < 0 or n_boot == 1:
-        raise GanbenchError(f"--bootstrap must be 0 (off) or >= 2, got {n_boot}")
-    if n is not None and n < 2:
-        raise GanbenchError(f"-n must be at least 2, got {n}")
-    if n_real is not None and n_real < 2:
-        raise GanbenchError(f"--n-real must be at least 2, got {n_real}")
-    if output_range is not None:
-        external.parse_output_range(output_range)
-    _check_outputs(json_out, save_samples)
-    opts = _parse_arch_opts(arch_opts)
-    dev = pick_device(None if device == "auto" else device)
-    if dev.type == "cuda":
-        import torch
+    f = SimpleNamespace(**flags)
+    options, spec = _parse(target, f)
+    from ganbench.estimate import eval_target_estimate
 
-        if not torch.cuda.is_available():
-            raise GanbenchError(f"--device {device}: CUDA is not available here; use --device cpu")
-
-    kind = external.target_kind(target)
-    caught: list[warnings.WarningMessage] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        loaded = None
-        if ref is None:
-            if kind in ("samples", "torchscript", "safetensors", "entry-point"):
-                raise GanbenchError("--ref REF is required: a dataset name or an image set to compare with")
-            loaded = external.load_generator(target, arch, z_dim, num_classes, output_range, shape=shape,
-                                              arch_options=opts, device=dev)
-            if loaded.dataset is None:
-                raise GanbenchError("--ref REF is required: a dataset name or an image set to compare with")
-            ref = loaded.dataset
-        reference = resolve_reference(ref, data_dir)
-        ref_shape = tuple(reference.shape) if hasattr(reference, "shape") and not isinstance(reference, np.ndarray) \
-            else tuple(reference.shape[1:])
-
-        if kind == "samples":
-            from ganbench.data.images import load_images
-
-            fake: Any = load_images(target)
-            model, step, rec_seed = Path(target).name or target, 0, seed
-            prov: dict[str, Any] = {"target": target, "target_kind": "samples"}
-            if Path(target).is_file():
-                from ganbench.records import sha256_file
-
-                prov["target_sha256"] = sha256_file(target)
-        else:
-            if loaded is None:
-                loaded = external.load_generator(target, arch, z_dim, num_classes, output_range,
-                                                 shape=shape or ref_shape, arch_options=opts, device=dev)
-            fake = loaded.generator
-            n = n if n is not None else _default_n(dev)
-            _check_generator_memory(n, n_real, fake.z_dim, ref_shape, save_samples is not None)
-            model, step = loaded.name, loaded.step
-            rec_seed = loaded.seed if loaded.seed is not None else seed
-            prov = dict(loaded.provenance)
-
-        ext = build_extractor(features, mode=mode, weights=inception_weights, device=dev, data_dir=data_dir,
-                              dataset=reference if isinstance(reference, Dataset) else None)
-        if not quiet:
-            click.echo(f"ganbench eval: {_estimate(fake, reference, n, n_real, ext, ref_shape, dev)}", err=True)
-        kept: list[np.ndarray] | None = [] if save_samples is not None else None
-        info: dict[str, Any] = {}
-        values, protocol = evaluate_images(
-            fake, reference, names, n=n, extractor=ext, mode=mode, seed=seed, n_real=n_real, split=split,
-            data_dir=data_dir, weights=inception_weights, batch_size=batch_size, n_boot=n_boot, device=dev,
-            progress=not quiet, cache=not no_cache, save_samples=kept, info=info)
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            click.echo(f"ganbench: warning: {w.message}", err=True)
-
-    protocol["ref"] = str(ref)
-    from ganbench.presets import preset_fields
-
-    protocol.update(preset_fields(preset))
-    protocol["selection"] = "single evaluation"
-    if save_samples is not None and kept:
+    scored = evaluate_target(spec, options, lambda line: click.echo(f"ganbench eval: {line}", err=True),
+                             eval_target_estimate)
+    for w in scored.warnings:
+        click.echo(f"ganbench: warning: {w}", err=True)
+    if f.save_samples is not None and scored.evaluation.samples is not None:
         from ganbench.io import atomic_open
 
-        with atomic_open(save_samples) as f:
-            np.savez_compressed(f, x=np.concatenate(kept))
-    dataset_name = str(ref) if not Path(str(ref)).exists() else Path(str(ref)).name
-    rec = ResultRecord(model=name or model, dataset=dataset_name, seed=int(rec_seed), step=int(step),
-                       metrics=finite_metrics(values), protocol=protocol,
-                       provenance=provenance(**prov, **info, wall_s=round(time.perf_counter() - t0, 3),
-                                             device_used=str(dev)),
-                       kind="eval")
+        with atomic_open(f.save_samples) as out:
+            np.savez_compressed(out, x=scored.evaluation.samples)
+    rec = scored.record
     click.echo(f"ganbench eval: {rec.model} vs {rec.dataset} (step {rec.step})")
-    click.echo(format_results(values, protocol))
-    if json_out is not None:
-        wrote = _write_json(json_out, rec)
-        click.echo(f"\nrecord: {json_out}" + ("" if wrote else " (already there with this protocol; not repeated)"))
+    click.echo(format_results(scored.evaluation.values, rec.protocol))
+    if f.json_out is not None:
+        wrote = _write_json(f.json_out, rec)
+        click.echo(f"\nrecord: {f.json_out}" + ("" if wrote else " (already there with this protocol; not repeated)"))
     click.echo(f"wall time {time.perf_counter() - t0:.1f} s", err=True)
+
+
+def _parse(target: str, f: SimpleNamespace) -> tuple[Any, Any]:
+    """EvalOptions and TargetSpec from the flags, every name, number and path checked."""
+    from ganbench.evaluation.options import EvalOptions
+    from ganbench.evaluation.target import TargetSpec
+    from ganbench.presets import preset_fields
+
+    metrics = parse_metrics(f.metrics)  # a typo must not cost a model load or minutes of features
+    if f.preset is not None:
+        o = _preset_options(f.preset, {"metrics": metrics, "n": f.n, "n_real": f.n_real, "split": f.split,
+                                       "features": f.features, "mode": f.mode}, f.ref)
+        metrics, f.n, f.n_real, f.split, f.features, f.mode = (o[k] for k in PRESET_OPTIONS)
+    options = EvalOptions(metrics=tuple(metrics), n_gen=f.n, n_real=f.n_real, split=f.split, extractor=f.features,
+                          mode=f.mode, weights=f.inception_weights, seed=f.seed, n_boot=f.n_boot,
+                          batch_size=f.batch_size, device=_device(f.device), data_dir=f.data_dir,
+                          progress=not f.quiet, cache=not f.no_cache, keep_samples=f.save_samples is not None)
+    spec = TargetSpec(target, f.ref, f.arch, _parse_arch_opts(f.arch_opts), f.z_dim, f.num_classes, f.shape,
+                      f.output_range, f.name, preset_fields(f.preset))
+    _check_target_flags(spec, options, f.json_out, f.save_samples)
+    return options, spec
+
+
+def parse_metrics(spec: str) -> list[str]:
+    from ganbench.evaluation.images import parse_image_metrics
+
+    return parse_image_metrics(spec)
+
+
+def _device(device: str) -> Any:
+    """--device as a torch.device; cuda where it is not available is an error now, not later."""
+    import torch
+
+    from ganbench.features.inception import pick_device
+
+    dev = pick_device(None if device == "auto" else device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise GanbenchError(f"--device {device}: CUDA is not available here; use --device cpu")
+    return dev
+
+
+def _check_target_flags(spec: Any, options: Any, json_out: Path | None, save_samples: Path | None) -> None:
+    """Names and paths checked before a model load or minutes of features."""
+    from ganbench import external
+    from ganbench.registry import EXTRACTORS
+
+    if isinstance(options.extractor, str):
+        EXTRACTORS.get(options.extractor)
+    if spec.output_range is not None:
+        external.parse_output_range(spec.output_range)
+    _check_outputs(json_out, save_samples)

@@ -6,12 +6,13 @@ import dataclasses
 import datetime as dt
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import click
 
 from ganbench.cli.app import MODE_CHOICES, cli, parse_int_list
-from ganbench.cli.sweep import executor_options, sweep_options
+from ganbench.cli.sweep import SWEEP_FLAGS, executor_options, sweep_options
 from ganbench.config import RunConfig, parse_overrides
 from ganbench.errors import GanbenchError
 from ganbench.registry import BUDGETS, DATASETS, MODELS
@@ -92,60 +93,61 @@ def _print_estimate(base: RunConfig, models: list[str], datasets: list[str], see
               help="Write TensorBoard logs (losses, metrics, samples, recipe) in each run directory.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @sweep_options
-def run_cmd(suite: str | None, models: str | None, datasets: str | None, seeds: str | None, budget: str, out: Path | None, data_dir: str | None,
-            device: str, resume: bool, workers: int | None, steps: int | None, batch_size: int | None,
-            eval_every: int | None, checkpoint_every: int | None, sets: tuple[str, ...], features: str | None,
-            mode: str | None, bootstrap: int | None, inception_weights: str | None, tensorboard: bool, quiet: bool,
-            **sweep: object) -> None:
+def run_cmd(**flags: Any) -> None:
     """Train and evaluate MODELS x DATASETS x SEEDS; with no options, the default mixture suite."""
-    from ganbench.rundir import check_output_dir
-
-    # Validate every name, number and path before any work starts: a typo costs nothing.
-    named = get_suite(suite or DEFAULT_SUITE)
-    models, datasets, seeds = models or named.models, datasets or named.datasets, seeds or named.seeds
-    model_list = MODELS.parse_list(models)
-    dataset_list = _check_datasets(datasets)
-    seed_list = parse_int_list(seeds, "--seeds")
-    BUDGETS.get(budget)
-    _check_counts({"--workers": workers, "--steps": steps, "--batch-size": batch_size,
-                   "--checkpoint-every": checkpoint_every}, {"--eval-every": eval_every, "--bootstrap": bootstrap})
-    eval_options = _eval_options(features, mode, bootstrap, inception_weights)
-    if resume and out is None:
-        raise GanbenchError("--resume needs --out DIR, the directory of the run to continue")
-    out = check_output_dir(out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    base = RunConfig(model=model_list[0], dataset=dataset_list[0], budget=budget, out_dir=out, data_dir=data_dir,
-                     device=device, resume=resume, progress=not quiet, tensorboard=tensorboard, recipe_overrides=parse_overrides(sets),
-                     budget_overrides={"steps": steps, "batch_size": batch_size, "eval_every": eval_every,
-                                       "checkpoint_every": checkpoint_every}, eval_options=eval_options)
-    # Load each recipe once here so a bad --set or budget fails before training.
-    for m in model_list:
-        dataclasses.replace(base, model=m).recipe()
-    from ganbench.data import get_dataset
-    for d in dataset_list:  # a missing dataset fails here, before any output is written
-        get_dataset(d, data_dir)
+    from ganbench.layout import SuiteLayout
     from ganbench.suite import grid
-    from ganbench.sweep.manifest import PLAN_FILE, build_plan
+    from ganbench.sweep.manifest import build_plan
 
-    executor = executor_options(sweep, progress=not quiet)
-    cfgs = grid(model_list, dataset_list, seed_list, base)
-    plan = build_plan(cfgs)
+    f = SimpleNamespace(**{k: v for k, v in flags.items() if k not in SWEEP_FLAGS})
+    sweep = {k: v for k, v in flags.items() if k in SWEEP_FLAGS}
+    lists, base = _parse(f)
+    executor = executor_options(sweep, progress=not f.quiet)
+    cfgs = grid(*lists, base)
+    plan, suite_dir = build_plan(cfgs), SuiteLayout(base.out_dir)
     if sweep["plan"] is not None:  # also in the run directory, where status and report look for it
-        plan.write(out / PLAN_FILE)
+        plan.write(suite_dir.plan)
         plan.write(sweep["plan"])
         click.echo(f"wrote {len(plan.tasks)} tasks to {sweep['plan']}; run task I with: "
                    f"ganbench run-task {sweep['plan']} --index I", err=True)
         return
-    if not resume:  # a finished or interrupted run is never overwritten: say so before any work
-        from ganbench.train import CHECKPOINT
-
-        dirs = [c.run_dir() for c in cfgs]
-        taken = [p for p in dirs if (p / CHECKPOINT).exists()]
+    if not f.resume:  # a finished or interrupted run is never overwritten: say so before any work
+        taken = [c.layout().root for c in cfgs if c.layout().checkpoint.exists()]
         if taken:
             raise GanbenchError(f"{taken[0]} already holds a run ({len(taken)} of the runs do); pass --resume to "
                                 "continue them or choose another --out")
-    if not (resume and (out / PLAN_FILE).exists()):  # a resume (that may fail) leaves the run's plan alone
-        plan.write(out / PLAN_FILE)  # `ganbench status` and `run-task` read it
-    _run_locked(out, model_list, dataset_list, seed_list, base, workers, executor)
+    if not (f.resume and suite_dir.plan.exists()):  # a resume (that may fail) leaves the run's plan alone
+        plan.write(suite_dir.plan)  # `ganbench status` and `run-task` read it
+    _run_locked(base.out_dir, *lists, base, f.workers, executor)
+
+
+def _parse(f: SimpleNamespace) -> tuple[tuple[list[str], list[str], list[int]], RunConfig]:
+    """(models, datasets, seeds) and the base RunConfig; every name, number and path is checked
+    before any work starts: a typo costs nothing."""
+    from ganbench.data import get_dataset
+    from ganbench.rundir import check_output_dir
+
+    named = get_suite(f.suite or DEFAULT_SUITE)
+    model_list = MODELS.parse_list(f.models or named.models)
+    dataset_list = _check_datasets(f.datasets or named.datasets)
+    seed_list = parse_int_list(f.seeds or named.seeds, "--seeds")
+    BUDGETS.get(f.budget)
+    _check_counts({"--workers": f.workers, "--steps": f.steps, "--batch-size": f.batch_size,
+                   "--checkpoint-every": f.checkpoint_every}, {"--eval-every": f.eval_every, "--bootstrap": f.bootstrap})
+    eval_options = _eval_options(f.features, f.mode, f.bootstrap, f.inception_weights)
+    if f.resume and f.out is None:
+        raise GanbenchError("--resume needs --out DIR, the directory of the run to continue")
+    out = check_output_dir(f.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    base = RunConfig(model=model_list[0], dataset=dataset_list[0], budget=f.budget, out_dir=out, data_dir=f.data_dir,
+                     device=f.device, resume=f.resume, progress=not f.quiet, tensorboard=f.tensorboard,
+                     recipe_overrides=parse_overrides(f.sets),
+                     budget_overrides={"steps": f.steps, "batch_size": f.batch_size, "eval_every": f.eval_every,
+                                       "checkpoint_every": f.checkpoint_every}, eval_options=eval_options)
+    for m in model_list:  # each recipe loaded once here, so a bad --set or budget fails before training
+        dataclasses.replace(base, model=m).recipe()
+    for d in dataset_list:  # a missing dataset fails here, before any output is written
+        get_dataset(d, f.data_dir)
+    return (model_list, dataset_list, seed_list), base
 
 
 def _check_counts(positive: dict[str, int | None], non_negative: dict[str, int | None]) -> None:
@@ -162,7 +164,8 @@ def _run_locked(out: Path, model_list: list[str], dataset_list: list[str], seed_
     """Own ``out``, train, then rebuild the summaries from every per-run record, only on success."""
     from ganbench.report.write import write_run_report
     from ganbench.rundir import RunDirLock, collect_run_records, repair_run_records
-    from ganbench.suite import run_suite, write_records
+    from ganbench.layout import SuiteLayout
+    from ganbench.suite import run_suite
 
     with RunDirLock(out) as lock:
         if lock.took_over:
@@ -180,7 +183,7 @@ def _run_locked(out: Path, model_list: list[str], dataset_list: list[str], seed_
         if failed:
             raise _suite_failure(out, failed, len(outcomes))
         records = collect_run_records(out)
-        write_records(records, out / "records.jsonl")
+        SuiteLayout(out).write_records(records)
         written = write_run_report(out, records, wall_s=wall)
     click.echo(written["table_text"])
     if written.get("reproduction_text"):
@@ -193,7 +196,9 @@ def _suite_failure(out: Path, failed: list, total: int) -> GanbenchError:
     """One line for failed runs; every message goes to a log file beside the runs."""
     from ganbench.io import atomic_write_text
 
-    log = out / "errors.log"
+    from ganbench.layout import SuiteLayout
+
+    log = SuiteLayout(out).errors
     atomic_write_text(log, "".join(f"{o.cfg.model}/{o.cfg.dataset}/seed{o.cfg.seed}:\n{o.error}\n\n"
                                    for o in failed))
     o = failed[0]

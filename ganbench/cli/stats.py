@@ -43,7 +43,7 @@ def stats_cmd(source: str, out: Path, split: str, extractor: str, mode: str | No
               device: str, no_cache: bool, quiet: bool) -> None:
     """Write the mean, covariance and features of SOURCE's features, with their protocol and hash."""
     from ganbench.data.base import Dataset
-    from ganbench.evaluate_images import build_extractor, resolve_reference
+    from ganbench.evaluation.images import build_extractor, resolve_reference
     from ganbench.refstats import ReferenceStats, save_stats, stats_from_reference
     from ganbench.registry import EXTRACTORS
 

@@ -31,6 +31,9 @@ _OPTIONS = [
                  help="local: submitit's local executor, to try the Slurm flow on one machine."),
 ]
 
+# The keyword names these options arrive under (a command separates them from its own flags).
+SWEEP_FLAGS = frozenset(o(lambda: None).__click_params__[0].name for o in _OPTIONS)
+
 
 def sweep_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Adds the sweep options to a command; they arrive as keyword arguments."""
@@ -90,5 +93,7 @@ def status_cmd(run_dir: Path) -> None:
             click.echo(f"  {t.state:<11} [{k.index}] {k.model}/{k.dataset}/seed{k.seed}"
                        + (f": {t.detail}" if t.detail else ""))
     if counts["failed"] or counts["interrupted"]:
-        click.echo(f"continue with: ganbench run-task {Path(run_dir) / 'plan.json'} --index I "
+        from ganbench.layout import SuiteLayout
+
+        click.echo(f"continue with: ganbench run-task {SuiteLayout(Path(run_dir)).plan} --index I "
                    "(or the same `ganbench run ... --resume`)", err=True)

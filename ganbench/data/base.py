@@ -38,6 +38,10 @@ class Dataset(ABC):
     def reference(self, n: int | None, seed: int, split: str = "train") -> tuple[np.ndarray, np.ndarray | None]:
         """``n`` real samples in raw form (uint8 NCHW images or float32 vectors) and labels."""
 
+    def size(self, split: str = "train") -> int | None:
+        """How many samples ``split`` holds; None when they are drawn on demand (no fixed set)."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "modality": self.modality, "shape": list(self.shape),
                 "num_classes": self.num_classes, "identity": self.identity()}
@@ -107,6 +111,9 @@ class ImageDataset(Dataset):
                 raise GanbenchError(f"dataset {self.name!r} has no test split")
             return self.test_x, self.test_y
         raise GanbenchError(f"unknown split {split!r}; use 'train' or 'test'")
+
+    def size(self, split: str = "train") -> int | None:
+        return len(self.split_arrays(split)[0])
 
     def reference(self, n: int | None, seed: int, split: str = "train") -> tuple[np.ndarray, np.ndarray | None]:
         x, y = self.split_arrays(split)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganbench.metrics import MetricSpec
+from ganbench.metrics.spec import MetricSpec
 from ganbench.metrics.clipped_dc import clipped_density_coverage
 from ganbench.metrics.cmmd import cmmd
 from ganbench.metrics.vendi import vendi_score
@@ -20,7 +20,7 @@ from ganbench.registry import METRICS
 def _fd(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
     # FID's exact fast path for fewer samples than dimensions (nuclear norm, tested equal to
     # fid_from_features), so that the bootstrap of fd over 1024-d DINOv2 features takes seconds.
-    from ganbench.evaluate_images import _fid_for_bootstrap
+    from ganbench.metrics.fid import _fid_for_bootstrap
 
     return {"fd": _fid_for_bootstrap(np.asarray(real), np.asarray(fake))}
 

@@ -108,7 +108,7 @@ def fd_infinity(real: Any, fake: Any, ns: Sequence[int] | None = None, *, mode: 
 
 
 def _register() -> None:
-    from ganbench.metrics import MetricSpec
+    from ganbench.metrics.spec import MetricSpec
     from ganbench.registry import METRICS
 
     help_ = "FD∞ (Chong & Forsyth 2020): FD at several N extrapolated linearly in 1/N to N -> infinity"
@@ -117,5 +117,5 @@ def _register() -> None:
         return fd_infinity(real, fake, **kw).metrics()
 
     METRICS.register("fd_inf", MetricSpec(
-        "fd_inf", ("pool3",), {"fd_inf": False, "fd_inf_slope": False, "fd_inf_r2": True}, _compute,
+        "fd_inf", ("pool3",), {"fd_inf": "lower", "fd_inf_slope": None, "fd_inf_r2": None}, _compute,
         {"mode": "both", "seed": 0}, help=help_), help=help_)

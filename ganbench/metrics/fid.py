@@ -72,3 +72,27 @@ def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
     b = check_features(b, "FID features b", min_rows=2)
     check_same_dims(a, b)
     return fid_statistics_to_metric(*fid_features_to_statistics(a), *fid_features_to_statistics(b))
+
+
+def _fid_fast(a: np.ndarray, b: np.ndarray) -> float:
+    """FID for few samples: tr sqrt(S1 S2) = ||A B^T||_* / sqrt((n1-1)(n2-1)), A, B centred features.
+
+    The non-zero eigenvalues of S1 S2 = A^T A B^T B / ((n1-1)(n2-1)) are those of C C^T with
+    C = A B^T (n1 x n2), so their square roots are C's singular values: exact, and with n1, n2
+    below the feature width far cheaper than the D x D eigen-decompositions of metrics.fid
+    (2048-d: ms instead of ~2 s), which matters for bootstrap resamples. Agreement with
+    ``fid_from_features`` is tested.
+    """
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    ca, cb = a - mu_a, b - mu_b
+    na, nb = len(a), len(b)
+    tr = np.einsum("ij,ij->", ca, ca) / (na - 1) + np.einsum("ij,ij->", cb, cb) / (nb - 1)
+    nuc = np.linalg.svd(ca @ cb.T, compute_uv=False).sum() / np.sqrt((na - 1) * (nb - 1))
+    d = mu_a - mu_b
+    return max(float(d @ d + tr - 2.0 * nuc), 0.0)
+
+
+def _fid_for_bootstrap(a: np.ndarray, b: np.ndarray) -> float:
+    return _fid_fast(a, b) if max(len(a), len(b)) <= a.shape[1] else fid_from_features(a, b)

@@ -352,18 +352,20 @@ def _compute(real: Any, fake: Any, heldout: Any = None, real_images: Any = None,
 
 
 def _register() -> None:
-    from ganbench.metrics import MetricSpec  # defined before ganbench.metrics imports this module
+    from ganbench.metrics.spec import MetricSpec
     from ganbench.registry import METRICS
 
     help_ = "memorisation: Meehan C_T vs a held-out split and copy share (1% self-NN quantile)"
     METRICS.register("memorization", MetricSpec(
         "memorization", ("pool3",),
-        # C_T is best near 0 (negative = copying, positive = underfitting); "higher" points away from
-        # the copying this metric looks for. A larger NN distance likewise means less copying.
-        {"ct": True, "ct_cells_used": True, "copy_share": False, "copy_share_features": False,
-         "nn_dist_median": True, "nn_dist_median_features": True},
+        # Meehan et al.'s C_T: << 0 copies, >> 0 underfits, ~N(0, 1) per cell when neither: best
+        # near 0. A larger NN distance to the training set means less copying.
+        {"ct": "closer to 0", "ct_cells_used": None, "copy_share": "lower", "copy_share_features": "lower",
+         "nn_dist_median": "higher", "nn_dist_median_features": "higher"},
         _compute, {"quantile": COPY_QUANTILE, "n_self": N_SELF, "k_cells": K_CELLS, "tau": None, "seed": 0},
-        help=help_), help=help_)
+        help=help_, protocol={"quantile": "copy_quantile", "n_self": "n_self", "k_cells": "ct_k_cells",
+                              "tau": "ct_tau", "seed": "ct_seed"},
+        floors={"copy_share": 0.005, "copy_share_features": 0.005}, kind="run-end"), help=help_)
 
 
 _register()

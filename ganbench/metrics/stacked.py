@@ -66,15 +66,16 @@ def _compute(real: Any, fake: Any, base_dataset: str = "mnist", data_dir: str | 
 
 
 def _register() -> None:
-    from ganbench.metrics import MetricSpec  # defined before ganbench.metrics imports this module
+    from ganbench.metrics.spec import MetricSpec
     from ganbench.registry import METRICS
 
     help_ = "stacked datasets: modes covered of 1000 and KL to uniform (per-channel domain CNN)"
     METRICS.register("stacked_modes", MetricSpec(
         "stacked_modes", ("images",),
-        # classifier_accuracy describes the judge, not the generator; listed so every output has an entry.
-        {"modes": True, "kl_to_uniform": False, "classifier_accuracy": True},
-        _compute, {"base_dataset": "mnist"}, help=help_, uses_real=False), help=help_)
+        # classifier_accuracy describes the judge, not the generator: no direction.
+        {"modes": "higher", "kl_to_uniform": "lower", "classifier_accuracy": None},
+        _compute, {"base_dataset": "mnist"}, help=help_, uses_real=False, protocol={},
+        kind="images"), help=help_)
 
 
 _register()

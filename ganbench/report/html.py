@@ -18,7 +18,7 @@ from ganbench.records import ResultRecord
 # Protocol keys shown first (the ones that decide whether two numbers are comparable).
 PROTOCOL_FIRST = ("budget", "steps", "batch_size", "n_gen", "n_real", "split", "extractor", "mode",
                   "weights_sha256", "k", "nearest_k", "dataset_identity")
-DIFFERS = ' class="differs"'  # an evaluation protocol key (ganbench.check.PROTOCOL_KEYS) differs
+DIFFERS = ' class="differs"'  # an evaluation protocol key (ganbench.check.protocol_keys) differs
 VARIES = ' class="varies"'  # a recipe setting differs, as it should between models
 PROVENANCE_KEYS = ("ganbench", "git_sha", "torch", "numpy", "python", "device", "device_used")
 
@@ -115,7 +115,9 @@ def _natural(s: str) -> tuple:
 
 
 def _protocol_html(records: list[ResultRecord]) -> str:
-    from ganbench.check import PROTOCOL_KEYS
+    from ganbench.check import protocol_keys
+
+    compared = protocol_keys()
 
     parts = []
     for ds, (models, rows) in protocol_tables(records).items():
@@ -125,8 +127,8 @@ def _protocol_html(records: list[ResultRecord]) -> str:
             if len(set(vals)) == 1:  # the same for every model: one cell across all columns
                 cells = f'<td colspan="{len(vals)}">{html.escape(vals[0])}</td>'
             else:
-                cls = DIFFERS if key in PROTOCOL_KEYS else VARIES
-                if key in PROTOCOL_KEYS:
+                cls = DIFFERS if key in compared else VARIES
+                if key in compared:
                     flagged.append(key)
                 cells = "".join(f"<td{cls}>{html.escape(v)}</td>" for v in vals)
             body.append(f"<tr><th>{html.escape(key)}</th>{cells}</tr>")

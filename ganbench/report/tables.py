@@ -16,11 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _stats
 
-from ganbench.check import HIGHER, LOWER, ZERO, direction, is_quality_metric
+from ganbench.metrics.spec import HIGHER, LOWER, ZERO, direction, display_order, is_quality_metric
 from ganbench.records import ResultRecord
-
-# Metrics shown first when present, in this order; anything else follows alphabetically.
-PREFERRED = ("modes", "hq_share", "reverse_kl", "fid", "kid", "is", "precision", "recall", "density", "coverage")
 
 ARROWS = {LOWER: "↓", HIGHER: "↑", ZERO: "→0"}
 INTERVALS = ("std", "ci")
@@ -94,8 +91,10 @@ def t_half_width(std: float, n: int, level: float = 0.95) -> float:
 
 
 def metric_order(names: Iterable[str]) -> list[str]:
+    """The metric specs' display order (MetricSpec.order) first; anything else alphabetically."""
     names = list(dict.fromkeys(names))
-    return [m for m in PREFERRED if m in names] + sorted(m for m in names if m not in PREFERRED)
+    order = display_order()
+    return [m for m in order if m in names] + sorted(m for m in names if m not in order)
 
 
 def _digits(mean: float, spread: float = 0.0) -> int:

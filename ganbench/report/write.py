@@ -13,6 +13,7 @@ import numpy as np
 
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_write_text
+from ganbench.layout import RunLayout, SuiteLayout
 from ganbench.records import ResultRecord
 from ganbench.report import html as html_report
 from ganbench.report import plots, tables
@@ -60,15 +61,8 @@ def table_note(records: list[ResultRecord], interval: str) -> str:
     return text
 
 
-def _run_dir(root: Path, model: str, dataset: str, seed: int) -> Path:
-    # As RunConfig.run_dir names it.
-    return root / model / dataset.replace(":", "_").replace("/", "_") / f"seed{seed}"
-
-
 def find_samples(records: list[ResultRecord], roots: Iterable[Path]) -> dict[tuple[str, str], Path]:
     """(model, dataset) -> the samples.npz of its lowest seed found under any root."""
-    from ganbench.suite import SAMPLES
-
     found: dict[tuple[str, str], Path] = {}
     roots = [Path(r) for r in roots]
     for r in sorted(records, key=lambda r: r.seed):
@@ -76,7 +70,7 @@ def find_samples(records: list[ResultRecord], roots: Iterable[Path]) -> dict[tup
         if key in found:
             continue
         for root in roots:
-            f = _run_dir(root, r.model, r.dataset, r.seed) / SAMPLES
+            f = RunLayout.of(root, r.model, r.dataset, r.seed).samples
             if f.exists():
                 found[key] = f
                 break
@@ -87,13 +81,11 @@ def find_run_images(records: list[ResultRecord], roots: Iterable[Path]) -> list[
     """(label, path) of the nearest-neighbour grid of each run the records name, found by the run
     directory's layout (never by searching), so a report shows only its own runs' figures. The label
     is the path inside its root, e.g. "dcgan/fashion-mnist/seed0/nn_grid.png"."""
-    from ganbench.suite import NN_GRID
-
     found: dict[Path, str] = {}
     runs = sorted({(r.model, r.dataset, r.seed) for r in records})
     for root in (Path(r) for r in roots):
         for model, dataset, seed in runs:
-            p = _run_dir(root, model, dataset, seed) / NN_GRID
+            p = RunLayout.of(root, model, dataset, seed).nn_grid
             if p.is_file():
                 found.setdefault(p.resolve(), str(p.relative_to(root)))
     return sorted(((lbl, p) for p, lbl in found.items()), key=lambda t: t[0])
@@ -205,8 +197,8 @@ def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | Non
     if "md" in formats:
         repro_md = ["", written["reproduction_text"]] if repro else []
         text = "\n".join([f"# ganbench results: {out.name}", "", note, "", table, *repro_md, *footer]) + "\n"
-        atomic_write_text(out / "table.md", text)
-        written["table"] = out / "table.md"
+        atomic_write_text(SuiteLayout(out).table, text)
+        written["table"] = SuiteLayout(out).table
     if "csv" in formats:
         atomic_write_text(out / "table.csv", tables.csv_table(records))
         written["csv"] = out / "table.csv"
@@ -229,6 +221,6 @@ def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | Non
         page = html_report.render_report(title or f"ganbench report: {out.resolve().name}", records,
                                          table_html + html_reproduction(records),
                                          note, _figure_sections(pl), extra)
-        atomic_write_text(out / "report.html", page)
-        written["report"] = out / "report.html"
+        atomic_write_text(SuiteLayout(out).report, page)
+        written["report"] = SuiteLayout(out).report
     return written

@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
-from ganbench.sweep.manifest import PLAN_FILE, Plan, build_plan
+from ganbench.layout import SuiteLayout
+from ganbench.sweep.manifest import Plan, build_plan
 
 EXECUTORS = ("local", "ray", "slurm")
 _EXTRAS = {"ray": ("ray", "Ray"), "slurm": ("submitit", "submitit")}
@@ -80,7 +81,7 @@ class _Gatherer:
     """Appends each finished task's records to <out>/records.jsonl and ticks the progress bar."""
 
     def __init__(self, plan: Plan, progress: bool) -> None:
-        self.path = Path(plan.base["out_dir"]) / "records.jsonl"
+        self.path = SuiteLayout(Path(plan.base["out_dir"])).records
         self.bar = tqdm(total=len(plan.tasks), unit="task", desc="sweep", dynamic_ncols=True, disable=not progress)
 
     def __call__(self, outcome) -> None:
@@ -165,7 +166,7 @@ def run_plan(cfgs: list[RunConfig], opts: ExecutorOptions) -> list:
     opts.check()
     cfgs = [dataclasses.replace(c, resume=True, progress=False) for c in cfgs]  # retries must resume
     plan = build_plan(cfgs)
-    plan_path = plan.write(Path(plan.base["out_dir"]) / PLAN_FILE)
+    plan_path = plan.write(SuiteLayout(Path(plan.base["out_dir"])).plan)
     gather = _Gatherer(plan, opts.progress)
     try:
         if opts.name == "ray":

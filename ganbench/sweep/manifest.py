@@ -17,11 +17,12 @@ from typing import Any
 
 from ganbench import __version__
 from ganbench.config import RunConfig
+from ganbench.layout import PLAN
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_write_text
 
 PLAN_FORMAT = "ganbench-plan/1"
-PLAN_FILE = "plan.json"  # every run directory keeps its plan, for `ganbench status` and `run-task`
+PLAN_FILE = PLAN  # every run directory keeps its plan, for `ganbench status` and `run-task` (ganbench.layout)
 # RunConfig fields shared by every task of a plan (model, dataset, seed vary per task).
 _BASE_FIELDS = ("budget", "out_dir", "data_dir", "device", "recipe_overrides", "budget_overrides", "eval_options")
 

@@ -61,14 +61,16 @@ def sweep_status(run_dir: str | Path) -> tuple[Plan, list[TaskStatus]]:
 def record_sources(paths: list[Path]) -> list[Path]:
     """Run directories of sweeps become their records.jsonl plus every finished task's records,
     so a report sees all finished work even when the driver that gathered it died."""
+    from ganbench.layout import RunLayout, SuiteLayout
+
     out: list[Path] = []
     for p in paths:
-        if not (p.is_dir() and (p / PLAN_FILE).is_file()):
+        if not (p.is_dir() and SuiteLayout(p).plan.is_file()):
             out.append(p)
             continue
-        if (p / "records.jsonl").is_file():
-            out.append(p / "records.jsonl")
+        if SuiteLayout(p).records.is_file():
+            out.append(SuiteLayout(p).records)
         _, statuses = sweep_status(p)
-        out += [Path(s.task.run_dir) / "records.jsonl" for s in statuses
-                if s.state == "done" and (Path(s.task.run_dir) / "records.jsonl").is_file()]
+        done = [RunLayout(Path(s.task.run_dir)).records for s in statuses if s.state == "done"]
+        out += [f for f in done if f.is_file()]
     return out

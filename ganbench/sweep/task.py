@@ -18,8 +18,9 @@ from typing import Any
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_write_text
+from ganbench.layout import TASK_STATE, RunLayout
 
-STATE_FILE = "task.json"
+STATE_FILE = TASK_STATE  # the name, kept for readers of this module
 
 
 def _now() -> str:
@@ -27,7 +28,7 @@ def _now() -> str:
 
 
 def read_state(run_dir: str | Path) -> dict[str, Any] | None:
-    p = Path(run_dir) / STATE_FILE
+    p = RunLayout(Path(run_dir)).task_state
     try:
         return json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -38,15 +39,13 @@ def read_state(run_dir: str | Path) -> dict[str, Any] | None:
 
 def write_state(run_dir: str | Path, **state: Any) -> None:
     Path(run_dir).mkdir(parents=True, exist_ok=True)
-    atomic_write_text(Path(run_dir) / STATE_FILE, json.dumps(state, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(RunLayout(Path(run_dir)).task_state, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
 def _skipped(cfg: RunConfig):
-    from ganbench.records import read_records
     from ganbench.suite import RunOutcome
-    from ganbench.train import RECORDS
 
-    recs = [r.__dict__ for r in read_records([cfg.run_dir() / RECORDS])]
+    recs = [r.__dict__ for r in cfg.layout().read_records()]
     return RunOutcome(cfg, recs, 0.0, skipped=True)
 
 
@@ -55,14 +54,14 @@ def run_tracked(cfg: RunConfig, threads: int | None = None, task_id: str | None 
     """suite.run_one with the task's state kept in task.json; a task already done is not run again."""
     from ganbench.suite import run_one, run_single
     from ganbench.sweep.manifest import task_id as compute_id
-    from ganbench.train import CHECKPOINT, RECORDS
 
-    run_dir = cfg.run_dir()
-    if not cfg.resume and (run_dir / CHECKPOINT).exists():
+    layout = cfg.layout()
+    run_dir = layout.root
+    if not cfg.resume and layout.checkpoint.exists():
         return run_one(cfg, threads)  # refuses to overwrite; the finished task's state stays as it is
     task_id = task_id or compute_id(cfg)
     prev = read_state(run_dir) or {}
-    if cfg.resume and prev.get("state") == "done" and prev.get("id") == task_id and (run_dir / RECORDS).exists():
+    if cfg.resume and prev.get("state") == "done" and prev.get("id") == task_id and layout.records.exists():
         return _skipped(cfg)
     attempt = int(prev.get("attempt", 0)) + 1
     common = {"id": task_id, "model": cfg.model, "dataset": cfg.dataset, "seed": cfg.seed, "attempt": attempt,

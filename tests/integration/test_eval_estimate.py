@@ -27,11 +27,11 @@ def _stop_at_work(monkeypatch) -> dict:
     """Replace the evaluation itself: it records its arguments and stops the command there."""
     seen: dict = {}
 
-    def work(fake, ref, names, **kw):
-        seen.update(kw)
+    def work(fake, ref, options):
+        seen.update(n=options.n_gen)
         raise GanbenchError("the evaluation started here")
 
-    monkeypatch.setattr("ganbench.evaluate_images.evaluate_images", work)
+    monkeypatch.setattr("ganbench.evaluation.target.evaluate", work)
     return seen
 
 

@@ -26,12 +26,19 @@ from torch import nn
 
 from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.config import RunConfig
-from ganbench.evaluate_images import evaluate_images
+from ganbench.evaluation.engine import evaluate as run_engine
+from ganbench.evaluation.options import EvalOptions
 from ganbench.generators import sample_all
 from ganbench.records import read_records
 from ganbench.registry import ARCHITECTURES, EXTRACTORS
 
 EXT = "test-pixels-ext"
+
+
+def evaluate_images(fake, ref, n=None, **options):
+    """The engine called with the old keyword names (``n`` is EvalOptions.n_gen): (values, protocol)."""
+    ev = run_engine(fake, ref, EvalOptions(n_gen=n, **options))
+    return ev.values, ev.protocol
 N, SEED, Z = 24, 7, 16
 
 

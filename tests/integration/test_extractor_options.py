@@ -20,7 +20,7 @@ def test_mode_choices_are_the_defined_modes():
 
 
 def test_build_extractor_refuses_mode_for_domain():
-    from ganbench.evaluate_images import build_extractor
+    from ganbench.evaluation.images import build_extractor
 
     with pytest.raises(GanbenchError, match="own preprocessing"):
         build_extractor("domain", mode="clean", dataset="fashion-mnist")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from ganbench.config import load_recipe
-from ganbench.evaluate import eval_seed
+from ganbench.evaluation.training import eval_seed
 from ganbench.records import read_records
 
 CMD = [sys.executable, "-m", "ganbench.cli"]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ganbench.config import RunConfig
-from ganbench.evaluate import make_evaluator
+from ganbench.evaluation.training import make_evaluator
 from ganbench.records import read_records
 from ganbench.train import CHECKPOINT, Trainer, load_checkpoint
 

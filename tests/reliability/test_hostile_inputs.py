@@ -241,7 +241,7 @@ def test_unwritable_output_fails_before_work(flag, where, tmp_path, capsys, monk
               "is_a_folder": lambda: tmp_path,
               "under_proc": lambda: "/proc/ganbench-test/out.npz"}[where]()
     computed = []
-    import ganbench.evaluate_images as ev
+    import ganbench.evaluation.engine as ev
 
     real = ev.compute_image_metrics
     monkeypatch.setattr(ev, "compute_image_metrics", lambda *a, **k: computed.append(1) or real(*a, **k))

@@ -14,7 +14,7 @@ from ganbench.check import (DEFAULT_RELATIVE, IMPROVED, MISSING, NOT_JUDGED, PAS
 from ganbench.cli import main
 from ganbench.data import get_dataset
 from ganbench.errors import GanbenchError
-from ganbench.evaluate import VectorEvaluator, eval_seed
+from ganbench.evaluation.training import VectorEvaluator, eval_seed
 from ganbench.records import ResultRecord, append_record
 
 PROTO = {"n_gen": 1000, "n_real": 1000, "extractor": "inception-tf/legacy", "mode": "legacy_tensorflow"}

@@ -56,5 +56,5 @@ def test_the_scan_finds_citations():
 
 
 def test_output_names_are_outputs():
-    writer = (ROOT / "ganbench" / "report" / "write.py").read_text()
+    writer = (ROOT / "ganbench" / "layout.py").read_text()  # the run directory's names (ganbench.layout)
     assert all(f'"{n}"' in writer for n in OUTPUT_NAMES)

@@ -12,16 +12,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench import evaluate_images as ei
 from ganbench.config import Budget
 from ganbench.data.base import ImageDataset
 from ganbench.errors import GanbenchError
-from ganbench.evaluate import IMAGE_EVALUATOR, eval_seed, make_evaluator
+from ganbench.evaluation import images as ei
+from ganbench.evaluation.engine import evaluate
+from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, REF_SEED, EvalOptions
+from ganbench.evaluation.training import ImageEvaluator, eval_seed, make_evaluator
 from ganbench.features.cache import FeatureCache
 from ganbench.generators import sample_all
 from ganbench.metrics.fid import fid_from_features
 from ganbench.metrics.stats import IntervalSpec, intervals
 from ganbench.registry import EXTRACTORS, METRICS
+
+
+def evaluate_images(fake, ref, metrics=ei.DEFAULT_METRICS, n=None, **options):
+    """The engine called with the old keyword names (``n`` is EvalOptions.n_gen): (values, protocol)."""
+    ev = evaluate(fake, ref, EvalOptions(metrics=metrics, n_gen=n, **options))
+    return ev.values, ev.protocol
+
+
+def reference_features(dataset, n, ext, info=None, seed=REF_SEED, **options):
+    return ei.reference_features(dataset, ext, EvalOptions(ref_seed=seed, **options), n, info)
 
 
 class PixelExtractor:
@@ -157,18 +169,18 @@ def test_evaluate_arrays_and_generator_agree(dataset):
     g = TinyG()
     x, _ = sample_all(g, 24, seed=5)
     ext = PixelExtractor()
-    v1, p1 = ei.evaluate_images(x, dataset, n=None, extractor=ext, seed=5, n_boot=5, progress=False)
-    v2, p2 = ei.evaluate_images(g, dataset, n=24, extractor=ext, seed=5, n_boot=5, progress=False)
+    v1, p1 = evaluate_images(x, dataset, n=None, extractor=ext, seed=5, n_boot=5, progress=False)
+    v2, p2 = evaluate_images(g, dataset, n=24, extractor=ext, seed=5, n_boot=5, progress=False)
     assert v1 == v2
     assert p1["n_gen"] == p2["n_gen"] == 24 and p2["sample_seed"] == 5 and p2["z_dim"] == 8
-    assert p1["n_real"] == 24 and p1["real_split"] == "train" and p1["ref_seed"] == ei.REF_SEED
+    assert p1["n_real"] == 24 and p1["real_split"] == "train" and p1["ref_seed"] == REF_SEED
     assert p1["dataset_identity"] == dataset.identity() and p1["extractor"] == ext.name
     # The reference as an array: the same real images give the same numbers.
-    xr, _ = dataset.reference(24, ei.REF_SEED, "train")
-    v3, p3 = ei.evaluate_images(x, xr, extractor=ext, seed=5, n_boot=5, progress=False)
+    xr, _ = dataset.reference(24, REF_SEED, "train")
+    v3, p3 = evaluate_images(x, xr, extractor=ext, seed=5, n_boot=5, progress=False)
     assert v3 == v1 and p3["real_split"] is None
     # NHWC input is read as NCHW.
-    v4, _ = ei.evaluate_images(x.transpose(0, 2, 3, 1), xr, extractor=ext, seed=5, n_boot=5, progress=False)
+    v4, _ = evaluate_images(x.transpose(0, 2, 3, 1), xr, extractor=ext, seed=5, n_boot=5, progress=False)
     assert v4 == v1
 
 
@@ -176,39 +188,39 @@ def test_reference_features_are_cached(dataset, tmp_path):
     cache = FeatureCache(tmp_path / "fc")
     ext = PixelExtractor()
     info: dict = {}
-    f1, p1 = ei.reference_features(dataset, 50, ext, seed=0, cache=cache, progress=False, info=info)
+    f1, p1 = reference_features(dataset, 50, ext, seed=0, cache=cache, progress=False, info=info)
     assert info["ref_cache"] == "miss" and ext.calls == 50
-    f2, _ = ei.reference_features(dataset, 50, ext, seed=0, cache=cache, progress=False, info=info)
+    f2, _ = reference_features(dataset, 50, ext, seed=0, cache=cache, progress=False, info=info)
     assert info["ref_cache"] == "hit" and ext.calls == 50
     np.testing.assert_array_equal(f1["pool3"], f2["pool3"])
     # Another n, seed, split or mode is another entry.
-    ei.reference_features(dataset, 50, ext, seed=1, cache=cache, progress=False, info=info)
+    reference_features(dataset, 50, ext, seed=1, cache=cache, progress=False, info=info)
     assert info["ref_cache"] == "miss"
-    ei.reference_features(dataset, 50, PixelExtractor(mode="clean"), seed=0, cache=cache, progress=False, info=info)
+    reference_features(dataset, 50, PixelExtractor(mode="clean"), seed=0, cache=cache, progress=False, info=info)
     assert info["ref_cache"] == "miss"
-    _, p = ei.reference_features(dataset, 10_000, ext, split="test", cache=cache, progress=False, info=info)
+    _, p = reference_features(dataset, 10_000, ext, split="test", cache=cache, progress=False, info=info)
     assert p["n_real"] == 40 and p["ref_seed"] is None  # the whole split: no subset seed
 
 
 def test_bad_inputs(dataset):
     ext = PixelExtractor()
     with pytest.raises(GanbenchError, match="1 or 3 channels"):
-        ei.evaluate_images(np.zeros((8, 5, 16, 16), np.uint8), dataset, extractor=ext, progress=False)
+        evaluate_images(np.zeros((8, 5, 16, 16), np.uint8), dataset, extractor=ext, progress=False)
     bad = np.full((8, 3, 16, 16), np.nan, np.float32)
     with pytest.raises(GanbenchError, match="NaN"):
-        ei.evaluate_images(bad, dataset, extractor=ext, progress=False)
+        evaluate_images(bad, dataset, extractor=ext, progress=False)
     with pytest.raises(GanbenchError, match="more images"):
-        ei.evaluate_images(blobs(8, 0), dataset, n=9, extractor=ext, progress=False)
+        evaluate_images(blobs(8, 0), dataset, n=9, extractor=ext, progress=False)
     with pytest.raises(GanbenchError, match="no such file"):
-        ei.evaluate_images(blobs(8, 0), "missing/ref.npz", extractor=ext, progress=False)
+        evaluate_images(blobs(8, 0), "missing/ref.npz", extractor=ext, progress=False)
     with pytest.raises(GanbenchError, match="did you mean 'cifar10'"):
-        ei.evaluate_images(blobs(8, 0), "cifar1", extractor=ext, progress=False)
+        evaluate_images(blobs(8, 0), "cifar1", extractor=ext, progress=False)
 
 
 def test_training_evaluator_factory(dataset):
     budget = Budget("smoke", steps=2, batch_size=4, eval_every=1, n_eval=20, n_real=30, checkpoint_every=2)
     ev = make_evaluator(dataset, budget, seed=3, extractor="test-pixels", n_boot=4)
-    assert IMAGE_EVALUATOR["factory"] is ei.make_image_evaluator
+    assert isinstance(ev, ImageEvaluator)
     assert ev.protocol["n_gen"] == 20 and ev.protocol["n_real"] == 30
     assert ev.protocol["sample_seed"] == eval_seed(3) and ev.protocol["extractor"].startswith("test-pixels")
     g = TinyG()
@@ -218,7 +230,7 @@ def test_training_evaluator_factory(dataset):
     assert ev.protocol["metrics"] == ["fid", "kid", "is", "pr", "dc"] and ev.protocol["kid_subset_size"] == 20
     # Same generator, same numbers; evaluate_images with the same seeds agrees.
     assert ev(g) == m
-    v, _ = ei.evaluate_images(g, dataset, n=20, n_real=30, extractor=ev.ext, seed=eval_seed(3), n_boot=4,
+    v, _ = evaluate_images(g, dataset, n=20, n_real=30, extractor=ev.ext, seed=eval_seed(3), n_boot=4,
                               progress=False)
     assert v == m
     assert g.training  # restored after sampling
@@ -260,7 +272,7 @@ def test_dataset_bound_extractor_is_built_for_the_reference(dataset):
     ev = make_evaluator(dataset, Budget("smoke", 1, 4, 1, 10, 10, 1), seed=0, extractor="test-bound")
     assert BOUND["dataset"] == "blobs" and ev.protocol["extractor"].startswith("test-pixels")
     with pytest.raises(GanbenchError, match="registered dataset name"):
-        ei.evaluate_images(blobs(8, 0), blobs(8, 1), extractor="test-bound", progress=False)
+        evaluate_images(blobs(8, 0), blobs(8, 1), extractor="test-bound", progress=False)
     with pytest.raises(GanbenchError, match="takes no weights"):
         ei.build_extractor("test-bound", weights="w.pth", dataset=dataset)
 
@@ -275,14 +287,14 @@ def test_features_auto_and_budget_default(dataset):
     b = Budget("smoke", 1, 4, 1, 10, 10, 1, features="test-bound")
     assert make_evaluator(dataset, b, seed=0).ext.name.startswith("test-pixels/")  # _bound_factory's
     ev = make_evaluator(dataset, b, seed=0, extractor="test-pixels", n_boot=None, mode=None)
-    assert ev.protocol["extractor"].startswith("test-pixels+logits") and ev.n_boot == ei.DEFAULT_BOOTSTRAP
+    assert ev.protocol["extractor"].startswith("test-pixels+logits") and ev.n_boot == DEFAULT_BOOTSTRAP
 
 
 def test_memorization_at_end_of_run(dataset, tmp_path):
     ev = make_evaluator(dataset, Budget("smoke", 1, 4, 1, 20, 20, 1), seed=0, extractor="test-pixels", n_boot=0)
     m, p = ev.memorization(TinyG(), tmp_path / "nn_grid.png", n_train=100)
     assert {"copy_share", "nn_dist_median"} <= set(m) and 0 <= m["copy_share"] <= 1
-    assert p["n_train"] == 100 and p["train_subset_seed"] == ei.REF_SEED and p["n_heldout"] == 40
+    assert p["n_train"] == 100 and p["train_subset_seed"] == REF_SEED and p["n_heldout"] == 40
     assert p["ct_space"] == "pixels" and p["feature_space"] is None and "copy_rule" in p
     assert (tmp_path / "nn_grid.png").stat().st_size > 0
     # Copies of training images are caught; no test split -> C_T skipped with the reason.

@@ -9,8 +9,8 @@ from threadpoolctl import threadpool_limits
 
 from ganbench.check import compare
 from ganbench.data import get_dataset
-from ganbench.evaluate import VectorEvaluator
-from ganbench.evaluate_images import compute_image_metrics
+from ganbench.evaluation.images import compute_image_metrics
+from ganbench.evaluation.training import VectorEvaluator
 from ganbench.records import ResultRecord
 from test_check import MixtureSampler
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from ganbench.evaluate_images import CI_BOUNDS, _fid_for_bootstrap
+from ganbench.evaluation.images import CI_BOUNDS, _fid_for_bootstrap
 from ganbench.metrics.fd_inf import fd_infinity
 from ganbench.metrics.fid import fid_from_features
 from ganbench.metrics.prdc import precision_recall

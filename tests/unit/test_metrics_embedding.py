@@ -110,7 +110,7 @@ def test_vendi_equals_vendi_score_package():
 
 
 def test_fd_is_fid_in_any_space_and_registered_for_images():
-    from ganbench.evaluate_images import compute_image_metrics
+    from ganbench.evaluation.images import compute_image_metrics
     from ganbench.metrics.fid import fid_from_features
 
     rng = np.random.default_rng(0)

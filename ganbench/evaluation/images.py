@@ -1,0 +1,300 @@
+"""Image evaluation's parts: names, extractors, features (once per set per extractor) and metrics
+(pure functions over features). ``ganbench.evaluation.engine.evaluate`` puts them in order.
+
+Reference features of datasets are cached on disk (FeatureCache, keyed by dataset identity, split,
+n, subset seed and the extractor's name, weights and mode); generated sets never are.
+Every score travels with its protocol: sample counts, split, extractor, preprocessing, k, KID
+subsets, IS splits, bootstrap size (docs/reference.md section 6: unstored protocols make numbers
+irreproducible).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ganbench.data.base import Dataset
+from ganbench.errors import DataNotFoundError, GanbenchError
+from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, DEFAULT_METRICS, EvalOptions
+from ganbench.metrics.fid import _fid_fast, _fid_for_bootstrap  # noqa: F401  (_fid_fast: tests)
+from ganbench.metrics.spec import feature_metrics
+from ganbench.registry import DATASETS, EXTRACTORS, METRICS
+
+CI_ALPHA = 0.05
+CI_OUTPUTS = {"fid": ("fid",), "kid": ("kid",), "is": ("is",), "pr": ("precision", "recall"),
+              "dc": ("density", "coverage"), "fd": ("fd",), "cmmd": ("cmmd",),
+              "cdc": ("clipped_density", "clipped_coverage")}
+# Ranges intervals are clipped to (never past the estimate itself).
+CI_BOUNDS = {"fid": (0.0, np.inf), "is": (1.0, np.inf), "precision": (0.0, 1.0), "recall": (0.0, 1.0),
+             "coverage": (0.0, 1.0), "density": (0.0, np.inf), "fd": (0.0, np.inf), "cmmd": (0.0, np.inf),
+             "clipped_density": (0.0, 1.0), "clipped_coverage": (0.0, 1.0)}
+# Above the KID subset size, each half-sample uses num_subsets / this many subsets (cost).
+KID_HALF_SUBSET_DIVISOR = 10
+
+
+# --------------------------------------------------------------------------------------------
+# Names: metrics and extractors
+
+
+def parse_image_metrics(spec: str | Sequence[str] | None) -> list[str]:
+    """``"fid,kid"`` -> ["fid", "kid"]; unknown names fail with did-you-mean, non-image ones too."""
+    if spec is None:
+        return list(DEFAULT_METRICS)
+    names = METRICS.parse_list(spec)  # unknown -> "unknown metric 'fdi'; did you mean 'fid'?"
+    image_metrics = feature_metrics()
+    for n in names:
+        if n not in image_metrics:
+            raise GanbenchError(f"metric {n!r} is not computed by the image evaluator; it computes "
+                                f"{', '.join(image_metrics)}")
+    if not names:
+        raise GanbenchError("no metrics given; image metrics: " + ", ".join(image_metrics))
+    return list(dict.fromkeys(names))
+
+
+def build_extractor(name: str = "inception", *, mode: str | None = None, weights: str | Path | None = None,
+                    device: torch.device | str | None = None, dataset: Dataset | str | None = None,
+                    data_dir: str | None = None, **options: Any) -> Any:
+    """The registered feature extractor ``name``, given only the options its factory accepts.
+
+    ``dataset`` (the reference dataset) and ``data_dir`` reach extractors built for one dataset,
+    such as "domain" (a classifier trained on that dataset), whose factory takes a dataset name.
+    """
+    factory = EXTRACTORS.get(name)
+    # None means "the extractor's own default" and is not passed on.
+    kwargs = {k: v for k, v in {"mode": mode, "weights": weights, "device": device, **options}.items()
+              if v is not None}
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "dataset" in params:
+        if dataset is None:
+            raise GanbenchError(f"feature extractor {name!r} is built for one dataset; give the reference as a "
+                                "registered dataset name (--ref mnist, ...)")
+        kwargs["dataset"] = dataset if isinstance(dataset, str) else dataset.name
+        if "data_dir" in params:
+            kwargs["data_dir"] = data_dir
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        dropped = {k for k in kwargs if k not in params}
+        if "weights" in dropped:
+            raise GanbenchError(f"feature extractor {name!r} takes no weights file (--inception-weights)")
+        if "mode" in dropped:  # silently dropping it would record a preprocessing that never ran
+            raise GanbenchError(f"feature extractor {name!r} has its own preprocessing; --mode {mode} "
+                                f"applies to inception only")
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    ext = factory(**kwargs)
+    if not getattr(ext, "name", None):
+        try:
+            ext.name = name
+        except AttributeError:
+            pass
+    return ext
+
+
+def extractor_protocol(ext: Any) -> dict[str, Any]:
+    """Extractor identity for records: name (incl. weights label and mode), weights sha256, mode."""
+    from ganbench.features.inception import MODES
+
+    mode = getattr(ext, "mode", None)
+    out = {"extractor": getattr(ext, "name", type(ext).__name__),
+           "weights_sha256": getattr(ext, "weights_sha256", None), "mode": mode}
+    if mode in MODES or hasattr(ext, "preprocessing"):  # ViT extractors name their own resize
+        out["preprocessing"] = getattr(ext, "preprocessing", None) or MODES[mode]
+    extra = getattr(ext, "protocol", None)
+    if callable(extra):  # e.g. the domain classifier's accuracy and training settings
+        out.update({k: v for k, v in extra().items() if k not in out})
+    return out
+
+
+def _extractor_key(ext: Any) -> dict[str, Any]:
+    from ganbench.features.cache import extractor_identity
+
+    return extractor_identity(ext)
+
+
+# --------------------------------------------------------------------------------------------
+# Features
+
+
+def extract(images: Any, ext: Any, *, batch_size: int = 64, progress: bool = True, total: int | None = None,
+            device: torch.device | str | None = None, desc: str | None = None) -> dict[str, np.ndarray]:
+    """Features of uint8 NCHW images (array, tensor or iterable of batches), float32 per output;
+    ``desc`` names what the progress bar counts ("generated images", "real images (train)")."""
+    from ganbench.features.inception import extract_features
+
+    return extract_features(images, ext, batch_size=batch_size, device=device, progress=progress, total=total,
+                            desc=desc)
+
+
+def _as_images(x: Any, where: str) -> np.ndarray:
+    from ganbench.data.images import to_uint8_nchw
+
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return to_uint8_nchw(np.asarray(x), where)
+
+
+def _is_generator(x: Any) -> bool:
+    return callable(x) and hasattr(x, "z_dim") and not isinstance(x, (np.ndarray, torch.Tensor))
+
+
+def reference_count(dataset: Dataset, n: int | None, split: str = "train") -> tuple[int, bool]:
+    """(how many reference images of ``split`` are used, whether they are a seeded subset): all of
+    them when ``n`` is None or larger. The one place that counts a dataset's images."""
+    avail = dataset.size(split)
+    if avail is None:  # drawn on demand: exactly n (no subset of a fixed set)
+        if n is None:
+            raise GanbenchError(f"dataset {dataset.name!r} is drawn on demand; give the number of reference samples")
+        return int(n), False
+    n_use = avail if n is None or n >= avail else int(n)
+    return n_use, n_use < avail
+
+
+def reference_features(dataset: Dataset, ext: Any, options: EvalOptions, n: int | None = None,
+                       info: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Features of ``n`` reference images of ``dataset`` (all when n is None or larger; the subset
+    drawn with ``options.ref_seed`` from ``options.split``), cached per ``options.cache``.
+
+    Returns (features, protocol part: n_real, real_split, ref_seed, dataset_identity).
+    """
+    from ganbench.features.cache import FeatureCache
+
+    if dataset.modality != "image":
+        raise GanbenchError(f"dataset {dataset.name!r} holds {dataset.modality}s, not images")
+    split, seed = options.split, options.ref_seed
+    n_use, subset = reference_count(dataset, n, split)
+    proto = {"n_real": n_use, "real_split": split, "ref_seed": seed if subset else None,
+             "dataset_identity": dataset.identity()}
+    key = {"dataset": dataset.name, "identity": dataset.identity(), "split": split, "n": n_use,
+           "seed": seed if subset else None, **_extractor_key(ext)}
+
+    def compute() -> dict[str, np.ndarray]:
+        x, _ = dataset.reference(n_use, seed, split)
+        return extract(x, ext, batch_size=options.batch_size, progress=options.progress,
+                       desc=f"real images ({split})")
+
+    t0 = time.perf_counter()
+    if options.cache is False or options.cache is None:
+        feats, hit = compute(), False
+    else:
+        fc = options.cache if isinstance(options.cache, FeatureCache) else FeatureCache()
+        feats = fc.load(key)
+        hit = feats is not None
+        if feats is None:
+            feats = fc.get_or_compute(key, compute)  # computes and stores (a miss again, by now)
+    if info is not None:
+        info.update({"ref_features_s": round(time.perf_counter() - t0, 3), "ref_cache": "hit" if hit else "miss"})
+    return feats, proto
+
+
+def resolve_reference(ref: Any, data_dir: str | None = None) -> Dataset | np.ndarray:
+    """A reference given as a Dataset, an image array, an image-set path or a dataset spec."""
+    from ganbench.data import get_dataset
+    from ganbench.data.images import load_images
+    from ganbench.refstats import ReferenceStats, is_stats_file, load_stats
+
+    if isinstance(ref, (Dataset, ReferenceStats)):
+        return ref
+    if isinstance(ref, (np.ndarray, torch.Tensor)):
+        return _as_images(ref, "reference images")
+    spec = str(ref)
+    p = Path(spec).expanduser()
+    if p.is_file() and is_stats_file(p):  # precomputed statistics (ganbench stats, pytorch-fid, clean-fid)
+        return load_stats(p)
+    if p.exists():
+        return load_images(p)
+    kind = spec.partition(":")[0]
+    looks_like_path = ("/" in spec or "\\" in spec or p.suffix.lower() in (".npz", ".npy", ".zip")) \
+        and kind not in DATASETS
+    if looks_like_path:
+        raise DataNotFoundError(f"{spec}: no such file or folder")
+    return get_dataset(spec, data_dir)
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics over features
+
+
+def _half_fn(name: str, spec: Any, params: Mapping[str, Any]) -> Any:
+    """The statistic recomputed on each half-sample (see metrics.stats.intervals)."""
+    if name == "fid":
+        return lambda a, b: {"fid": _fid_for_bootstrap(a, b)}
+    if name == "is":
+        return lambda f: {"is": spec(None, f, **params)["is"]}
+    if name == "kid":
+        def kid(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+            p = dict(params)
+            if len(a) == len(b) <= int({**spec.params, **p}["subset_size"]):
+                # Every subset is the whole half and MMD² is permutation-invariant: one suffices.
+                p["num_subsets"] = 1
+            else:  # cost: fewer subsets per half; adds Monte-Carlo spread, so the interval widens
+                p["num_subsets"] = max(1, int(spec.params["num_subsets"]) // KID_HALF_SUBSET_DIVISOR)
+            return {"kid": spec(a, b, **p)["kid"]}
+        return kid
+    return lambda a, b: spec(a, b, **params)
+
+
+def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.ndarray],
+                          metrics: Sequence[str] = DEFAULT_METRICS, *, n_boot: int = DEFAULT_BOOTSTRAP,
+                          seed: int = 0, extractor: Any = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """Metric values and their protocol from real/fake feature dicts (pure: no images, no network).
+
+    IS is left out of the values when the extractor has no logits; the protocol then carries
+    ``is_unavailable`` with the reason (never approximated). ``n_boot`` half-samples (seeded by
+    ``seed``) give each output's interval (metrics.stats.intervals; 0: none).
+    """
+    from ganbench.metrics.stats import IntervalSpec, intervals
+
+    ci = IntervalSpec(resamples=int(n_boot), level=1 - CI_ALPHA, seed=seed)
+    values: dict[str, float] = {}
+    proto: dict[str, Any] = {}
+    done: list[str] = []
+    n_gen = len(next(iter(fake.values())))
+    n_real = len(next(iter(real.values()))) if real else 0
+    for name in parse_image_metrics(list(metrics)):
+        spec = METRICS.get(name)
+        missing = [k for k in spec.needs if k not in fake or (spec.uses_real and k not in real)]
+        if missing:
+            reason = (getattr(extractor, "logits_unavailable_reason", None) if "logits" in missing else None) or (
+                f"extractor {getattr(extractor, 'name', '?')} gives {sorted(fake)}, not {missing}")
+            if name == "is":
+                proto["is_unavailable"] = reason
+                continue
+            raise GanbenchError(f"metric {name!r} needs extractor output(s) {missing}: {reason}")
+        key = spec.needs[0]
+        r = real[key] if spec.uses_real else None
+        f = fake[key]
+        params = spec.used_params(n_real, n_gen)  # the values used are the values recorded
+        proto.update(spec.protocol_of(params))
+        out = spec(r, f, **params)
+        values.update(out)
+        if ci.resamples and name in CI_OUTPUTS:
+            try:
+                cis = intervals(_half_fn(name, spec, params), [f] if name == "is" else [r, f], out, ci, CI_BOUNDS)
+            except GanbenchError as e:  # e.g. k-NN metrics on halves smaller than k + 1
+                proto.setdefault("ci_unavailable", {})[name] = f"half-samples too small: {e}"
+                cis = {}
+            for k, (lo, hi) in cis.items():
+                values[f"{k}_ci_low"], values[f"{k}_ci_high"] = lo, hi
+        done.append(name)
+    proto["metrics"] = done
+    proto.update(ci.protocol() if ci.resamples else {"bootstrap": 0})
+    return values, proto
+
+
+def resolve_features(name: str | None, dataset: Dataset | str) -> str:
+    """The extractor name for ``--features``/``budget.features``: "auto" -> "domain" for the 28x28
+    datasets that have a domain classifier (MNIST family and their stacked variants), else "inception"."""
+    from ganbench.features.classifier import BASES
+
+    name = name or "inception"
+    if name == "auto":
+        ds = dataset if isinstance(dataset, str) else dataset.name
+        return "domain" if ds in BASES else "inception"
+    EXTRACTORS.get(name)  # unknown -> one-line error with did-you-mean
+    return name

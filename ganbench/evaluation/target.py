@@ -1,0 +1,145 @@
+"""Scoring one target ganbench did not necessarily train (``ganbench eval``): load it, run the engine,
+return the record. The CLI parses the flags into a ``TargetSpec`` and ``EvalOptions``, calls
+``evaluate_target`` and prints; every decision about what a target is and how many images it
+gives lives here.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ganbench.errors import GanbenchError
+from ganbench.evaluation.engine import Evaluation, evaluate, make_extractor
+from ganbench.evaluation.images import resolve_reference
+from ganbench.evaluation.options import CPU_DEFAULT_N, EvalOptions
+from ganbench.records import ResultRecord
+
+DEFAULT_N_GENERATOR = 10_000  # Lucic et al. 2018 compare 10k vs 10k (docs/reference.md section 2)
+# Generator kinds that carry no dataset, so they cannot supply a default reference.
+NO_DEFAULT_REF = ("samples", "torchscript", "safetensors", "entry-point")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """What to score and, for a generator file, how to build it."""
+
+    target: str
+    ref: str | None = None              # None: a ganbench checkpoint's own dataset
+    arch: str | None = None
+    arch_options: Mapping[str, Any] = field(default_factory=dict)
+    z_dim: int | None = None
+    num_classes: int | None = None
+    shape: str | None = None
+    output_range: str | None = None
+    name: str | None = None             # the record's model name
+    preset_fields: Mapping[str, Any] = field(default_factory=dict)  # ganbench.presets.preset_fields
+
+
+@dataclass
+class Scored:
+    """A scored target: the record and the evaluation it was built from (``warnings``: the loaders' own)."""
+
+    record: ResultRecord
+    evaluation: Evaluation
+    warnings: list[str]
+
+
+@dataclass
+class _Loaded:
+    fake: Any
+    reference: Any
+    ref: str
+    model: str
+    step: int
+    seed: int
+    provenance: dict[str, Any]
+
+
+def default_n(device: Any, notify: Callable[[str], None]) -> int:
+    """The protocol's count on a GPU; on a CPU a smaller stated count (the estimate says what -n N costs)."""
+    if device.type == "cuda":
+        return DEFAULT_N_GENERATOR
+    notify(f"on a CPU -n defaults to {CPU_DEFAULT_N} generated images (the protocol's {DEFAULT_N_GENERATOR} is "
+           f"the default on a GPU; pass -n {DEFAULT_N_GENERATOR} for it)")
+    return CPU_DEFAULT_N
+
+
+def _check_generator_memory(n: int, n_real: int | None, z_dim: int, shape: tuple, keep: bool) -> None:
+    from ganbench.limits import check_memory
+
+    # Latents (float32) and features (pool3 2048 + logits 1008, float32) per generated sample;
+    # the generated images too when they are kept for --save-samples; reference features likewise.
+    per = 4 * (z_dim + 2048 + 1008) + (int(np.prod(shape)) if keep and len(shape) == 3 else 0)
+    check_memory(n * per + (n_real or n) * 4 * (2048 + 1008), f"-n {n}")
+
+
+def _ref_shape(reference: Any) -> tuple[int, ...]:
+    return tuple(reference.shape[1:]) if isinstance(reference, np.ndarray) else tuple(reference.shape)
+
+
+def _load(spec: TargetSpec, options: EvalOptions, notify: Callable[[str], None]) -> tuple[_Loaded, EvalOptions]:
+    """The target (images or a generator) and the resolved reference; a generator's default -n."""
+    from ganbench import external
+
+    kind = external.target_kind(spec.target)
+    args = (spec.target, spec.arch, spec.z_dim, spec.num_classes, spec.output_range)
+    loaded, ref = None, spec.ref
+    if ref is None:
+        if kind not in NO_DEFAULT_REF:
+            loaded = external.load_generator(*args, shape=spec.shape, arch_options=dict(spec.arch_options),
+                                             device=options.device)
+        if loaded is None or loaded.dataset is None:
+            raise GanbenchError("--ref REF is required: a dataset name or an image set to compare with")
+        ref = loaded.dataset
+    reference = resolve_reference(ref, options.data_dir)
+    if kind == "samples":
+        from ganbench.data.images import load_images
+        from ganbench.records import sha256_file
+
+        prov: dict[str, Any] = {"target": spec.target, "target_kind": "samples"}
+        if Path(spec.target).is_file():
+            prov["target_sha256"] = sha256_file(spec.target)
+        name = Path(spec.target).name or spec.target
+        return _Loaded(load_images(spec.target), reference, str(ref), name, 0, options.seed, prov), options
+    if loaded is None:
+        loaded = external.load_generator(*args, shape=spec.shape or _ref_shape(reference),
+                                         arch_options=dict(spec.arch_options), device=options.device)
+    g = loaded.generator
+    if options.n_gen is None:
+        options = options.replace(n_gen=default_n(options.device, notify))
+    _check_generator_memory(options.n_gen, options.n_real, g.z_dim, _ref_shape(reference), options.keep_samples)
+    seed = loaded.seed if loaded.seed is not None else options.seed
+    return _Loaded(g, reference, str(ref), loaded.name, loaded.step, seed, dict(loaded.provenance)), options
+
+
+def evaluate_target(spec: TargetSpec, options: EvalOptions, notify: Callable[[str], None] = lambda line: None,
+                    estimate: Callable[[Any, Any, Any, EvalOptions], str] | None = None) -> Scored:
+    """Load ``spec.target``, score it against its reference with ``options``, build its record.
+    ``notify`` receives the lines said before the work (the default -n; with ``options.progress``,
+    ``estimate(images or generator, reference, extractor, options)``, e.g. ganbench.estimate's)."""
+    from ganbench.records import finite_metrics, provenance
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        t, options = _load(spec, options, notify)
+        ext = make_extractor(options, t.reference)
+        if options.progress and estimate is not None:
+            notify(estimate(t.fake, t.reference, ext, options))
+        ev = evaluate(t.fake, t.reference, options.replace(extractor=ext))
+    said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    ev.protocol.update({"ref": t.ref, **spec.preset_fields, "selection": "single evaluation"})
+    dataset_name = t.ref if not Path(t.ref).exists() else Path(t.ref).name
+    rec = ResultRecord(model=spec.name or t.model, dataset=dataset_name, seed=int(t.seed), step=int(t.step),
+                       metrics=finite_metrics(ev.values), protocol=ev.protocol,
+                       provenance=provenance(**t.provenance, **ev.info, wall_s=round(time.perf_counter() - t0, 3),
+                                             device_used=str(options.device)),
+                       kind="eval")
+    return Scored(rec, ev, said)

@@ -1,0 +1,92 @@
+"""The names of everything ganbench writes into a run directory, in one place.
+
+``ganbench run --out OUT`` writes ``SuiteLayout(OUT)``: the summaries (records, tables, report,
+plan, error log, lock) and one ``RunLayout`` per (model, dataset, seed) under
+``OUT/<model>/<dataset>/seed<k>/`` (checkpoint, records, final samples, nearest-neighbour grid,
+task state, TensorBoard events). Every reader and writer asks these objects for paths, so a file
+is found by the layout, never by searching for its name. Records are appended through
+``RunLayout.append`` and summaries written through ``SuiteLayout.write_records``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Iterable
+
+RECORDS = "records.jsonl"
+CHECKPOINT = "checkpoint.pt"
+SAMPLES = "samples.npz"          # the final evaluation samples, for plots
+NN_GRID = "nn_grid.png"          # final samples beside their nearest training images
+TASK_STATE = "task.json"         # a sweep task's state (ganbench.sweep.task)
+TENSORBOARD = "tensorboard"
+PLAN = "plan.json"               # the suite's plan, for `ganbench status` and `run-task`
+ERRORS = "errors.log"
+TABLE = "table.md"
+REPORT = "report.html"
+LOCK = ".ganbench.lock"
+
+
+def dataset_dirname(dataset: str) -> str:
+    """A dataset spec as one path component ("npz:/a/b.npz" -> "npz__a_b.npz")."""
+    return dataset.replace(":", "_").replace("/", "_")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A directory whose files are named in ``FILES``: ``layout.records`` is ``layout.root / RECORDS``."""
+
+    root: Path
+    FILES: ClassVar[dict[str, str]] = {}
+
+    def __getattr__(self, name: str) -> Path:
+        # Called only for names not found otherwise; "root" is absent while unpickling.
+        if name not in type(self).FILES or "root" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} has no {name!r}")
+        return self.__dict__["root"] / type(self).FILES[name]
+
+
+@dataclass(frozen=True)
+class RunLayout(_Layout):
+    """One run's directory: ``<out>/<model>/<dataset>/seed<k>/``: records, checkpoint, samples,
+    nn_grid, task_state, tensorboard."""
+
+    FILES: ClassVar[dict[str, str]] = {"records": RECORDS, "checkpoint": CHECKPOINT, "samples": SAMPLES,
+                                       "nn_grid": NN_GRID, "task_state": TASK_STATE, "tensorboard": TENSORBOARD}
+
+    @classmethod
+    def of(cls, out: str | os.PathLike, model: str, dataset: str, seed: int) -> RunLayout:
+        return cls(Path(out) / model / dataset_dirname(dataset) / f"seed{seed}")
+
+    def append(self, record: Any) -> bool:
+        """Append one record to this run's records (idempotent: ganbench.records.append_record)."""
+        from ganbench.records import append_record
+
+        return append_record(self.records, record)
+
+    def read_records(self) -> list:
+        from ganbench.records import read_records
+
+        return read_records([self.records])
+
+
+@dataclass(frozen=True)
+class SuiteLayout(_Layout):
+    """The ``--out`` directory of ``ganbench run``: records, plan, errors, table, report, lock."""
+
+    FILES: ClassVar[dict[str, str]] = {"records": RECORDS, "plan": PLAN, "errors": ERRORS, "table": TABLE,
+                                       "report": REPORT, "lock": LOCK}
+
+    def run(self, model: str, dataset: str, seed: int) -> RunLayout:
+        return RunLayout.of(self.root, model, dataset, seed)
+
+    def run_record_files(self) -> list[Path]:
+        """Per-run records files (``<model>/<dataset>/seed<k>/records.jsonl``), sorted."""
+        return sorted(p for p in self.root.glob(f"*/*/seed*/{RECORDS}") if p.is_file())
+
+    def write_records(self, records: Iterable[Any]) -> None:
+        """The summary records file, rebuilt from ``records`` (atomic)."""
+        from ganbench.io import atomic_write_text
+
+        atomic_write_text(self.records, "".join(r.to_json() + "\n" for r in records))
