@@ -21,7 +21,6 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
 
 import numpy as np
 import torch
@@ -31,7 +30,8 @@ from torch import nn
 from ganbench.io import OFFLINE_ENV, offline
 from ganbench.errors import DataNotFoundError, GanbenchError
 from ganbench.features.cache import cache_root
-from ganbench.registry import EXTRACTORS
+from ganbench.features.base import (  # noqa: F401  (extract_features, pick_device: old import path)
+    ExtractorOptions, FeatureExtractor, as_tensor, extract_features, no_tf32, pick_device, register_extractor)
 
 # docs/reference.md section 1: the pytorch-fid port of the TF graph, with the 1008-class head.
 PT_INCEPTION_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -577,7 +577,7 @@ MODES = {
 
 def as_rgb_uint8(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Check uint8 NCHW and replicate grayscale to RGB (docs/reference.md section 1)."""
-    x = _as_tensor(images)
+    x = as_tensor(images)
     if x.dim() != 4:
         raise GanbenchError(f"expected images as uint8 NCHW, got shape {tuple(x.shape)}")
     if x.dtype != torch.uint8:
@@ -654,14 +654,7 @@ def preprocess(images: torch.Tensor | np.ndarray, mode: str = "legacy-tf",
 # --------------------------------------------------------------------------------------------
 
 
-def pick_device(device: torch.device | str | None = None) -> torch.device:
-    """The given device, else cuda when available, else cpu."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-class InceptionExtractor:
+class InceptionExtractor(FeatureExtractor):
     """The FID Inception as a FeatureExtractor: uint8 NCHW -> {"pool3", "logits"?}."""
 
     def __init__(self, weights: str | Path | None = None, mode: str = "legacy-tf",
@@ -698,103 +691,27 @@ class InceptionExtractor:
         return preprocess(images_uint8, self.mode, self.device)
 
     def __call__(self, images_uint8: torch.Tensor | np.ndarray) -> dict[str, torch.Tensor]:
-        with torch.inference_mode(), _no_tf32(self.device):
+        with torch.inference_mode(), no_tf32(self.device):
             x = self.preprocess(images_uint8).contiguous(memory_format=torch.channels_last)
             return self.net(x)
+
+    @property
+    def preprocessing(self) -> str:
+        return MODES[self.mode]
+
+    def missing_reason(self, outputs: list[str]) -> str:
+        if "logits" in outputs and self.logits_unavailable_reason:
+            return self.logits_unavailable_reason
+        return super().missing_reason(outputs)
 
     def __repr__(self) -> str:
         return f"InceptionExtractor({self.name!r}, device={self.device}, weights={self.weights.path})"
 
 
-class _no_tf32:  # noqa: N801
-    """TF32 convs on Ampere+ GPUs move features by ~1e-3; keep full fp32 like the TF graph."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.cuda = device.type == "cuda"
-
-    def __enter__(self) -> None:
-        if self.cuda:
-            self.prev = torch.backends.cudnn.allow_tf32
-            torch.backends.cudnn.allow_tf32 = False
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.cuda:
-            torch.backends.cudnn.allow_tf32 = self.prev
+def _build(opts: ExtractorOptions) -> InceptionExtractor:
+    """The FID Inception extractor (weights resolved as in ``resolve_inception_weights``)."""
+    return InceptionExtractor(weights=opts.weights, mode=opts.mode or "legacy-tf", device=opts.device)
 
 
-def _as_tensor(a: Any) -> torch.Tensor:
-    # torch cannot wrap numpy views with negative strides (e.g. flipped images): copy those.
-    return torch.as_tensor(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a)
-
-
-def _batches(images: Any, batch_size: int) -> Iterable[torch.Tensor]:
-    if isinstance(images, (np.ndarray, torch.Tensor)):
-        for i in range(0, len(images), batch_size):
-            yield _as_tensor(images[i:i + batch_size])
-        return
-    buf: list[torch.Tensor] = []
-    have = 0
-    for item in images:  # an iterable of batches of any size: re-batch to batch_size
-        t = _as_tensor(item)
-        if t.dim() == 3:
-            t = t.unsqueeze(0)
-        buf.append(t)
-        have += len(t)
-        while have >= batch_size:
-            cat = torch.cat(buf) if len(buf) > 1 else buf[0]
-            yield cat[:batch_size]
-            rest = cat[batch_size:]
-            buf, have = ([rest] if len(rest) else []), len(rest)
-    if have:
-        yield torch.cat(buf) if len(buf) > 1 else buf[0]
-
-
-def _bar_label(what: str | None, extractor: Any) -> str | None:
-    """"generated images -> inception-tf/legacy-tf": what the bar counts, and through which network."""
-    name = getattr(extractor, "name", None)
-    return f"{what} -> {name}" if what and name else (what or name)
-
-
-def extract_features(images: Any, extractor: Any, batch_size: int = 64,
-                     device: torch.device | str | None = None, progress: bool = True, *,
-                     total: int | None = None, num_threads: int | None = None,
-                     desc: str | None = None) -> dict[str, np.ndarray]:
-    """Run ``extractor`` over uint8 NCHW images (array, tensor or iterable of batches).
-
-    Returns float32 arrays per output, e.g. {"pool3": [N,2048], "logits": [N,1008]}. Each image's
-    features depend only on that image, so results do not depend on ``batch_size``.
-    ``num_threads`` sets torch's CPU threads for this call; by default torch uses one per
-    physical core (both cores on the 2-core machines), fastest on an idle machine.
-    """
-    from tqdm.auto import tqdm
-
-    if batch_size < 1:
-        raise GanbenchError(f"batch_size must be >= 1, got {batch_size}")
-    if device is not None and hasattr(extractor, "to"):
-        extractor.to(device)
-    if total is None and isinstance(images, (np.ndarray, torch.Tensor)):
-        total = len(images)
-    threads = torch.get_num_threads()
-    if num_threads:
-        torch.set_num_threads(num_threads)
-    outs: dict[str, list[np.ndarray]] = {}
-    try:
-        with torch.inference_mode(), tqdm(total=total, unit="img", dynamic_ncols=True,
-                                          desc=_bar_label(desc, extractor),
-                                          disable=not progress) as bar:
-            for batch in _batches(images, batch_size):
-                for k, v in extractor(batch).items():
-                    outs.setdefault(k, []).append(v.float().cpu().numpy())
-                bar.update(len(batch))
-    finally:
-        torch.set_num_threads(threads)
-    if not outs:
-        raise GanbenchError("no images to extract features from")
-    return {k: np.concatenate(v) for k, v in outs.items()}
-
-
-@EXTRACTORS.register("inception", help="TF-faithful FID Inception-v3 (pool3 2048-d, logits 1008)")
-def inception(weights: str | Path | None = None, mode: str = "legacy-tf",
-              device: torch.device | str | None = None) -> InceptionExtractor:
-    """Build the FID Inception extractor (weights resolved as in ``resolve_inception_weights``)."""
-    return InceptionExtractor(weights=weights, mode=mode, device=device)
+inception = register_extractor("inception", _build, modes=MODES, takes_weights=True,
+                               help="TF-faithful FID Inception-v3 (pool3 2048-d, logits 1008)")
