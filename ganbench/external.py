@@ -25,7 +25,6 @@ import os
 import re
 import sys
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -34,6 +33,7 @@ import torch
 from torch import nn
 
 from ganbench.errors import DataNotFoundError, GanbenchError
+from ganbench.io import safe_torch_load as _safe_load, sha256_file, torch_zip_members
 from ganbench.registry import ARCHITECTURES
 
 OUTPUT_RANGES: dict[str, tuple[float, float]] = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
@@ -45,19 +45,6 @@ STATE_DICT_KEYS = ("generator", "g_ema", "G", "netG", "state_dict", "model", "ge
 
 # --------------------------------------------------------------------------------------------
 # What a target is
-
-
-def _is_torch_zip(path: Path) -> tuple[bool, bool]:
-    """(is a torch zip archive, holds TorchScript code) from the member names alone."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False, False
-    torch_zip = any(n.endswith("/data.pkl") or n == "data.pkl" for n in names)
-    script = any("/code/" in n or n.startswith("code/") for n in names) and \
-        any(n.endswith("constants.pkl") for n in names)
-    return torch_zip, script
 
 
 def target_kind(spec: str | os.PathLike) -> str:
@@ -73,7 +60,7 @@ def target_kind(spec: str | os.PathLike) -> str:
             return "safetensors"
         if suffix in (".npz", ".npy"):
             return "samples"
-        torch_zip, script = _is_torch_zip(p)
+        torch_zip, script = torch_zip_members(p)
         if script:
             return "torchscript"
         if suffix == ".zip" and not torch_zip:
@@ -201,12 +188,6 @@ def _dims(inner: Any, z_dim: int | None, num_classes: int | None, what: str) -> 
     return z, k
 
 
-def _sha256(path: Path) -> str:
-    from ganbench.records import sha256_file
-
-    return sha256_file(path)
-
-
 def load_torchscript(path: Path, device: str | torch.device = "cpu") -> nn.Module:
     try:
         with warnings.catch_warnings():
@@ -242,25 +223,7 @@ def safe_torch_load(path: Path) -> Any:
     if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # neither a torch zip archive nor a pickle
         raise GanbenchError(f"{path}: not a generator file (not a torch.save/TorchScript archive, .safetensors "
                             "or pickle) and not an image set (folder, .zip, .npz, .npy)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": the error says enough
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise DataNotFoundError(f"{path}: no such file") from None
-    except Exception as e:  # UnpicklingError, RuntimeError, KeyError...: all mean "not loadable safely"
-        msg = str(e)
-        m = re.search(r"GLOBAL ([\w.]+)", msg)
-        if m:
-            detail = f"it references {m.group(1)}, which unpickling would call"
-        elif "Unsupported operand" in msg or "magic number" in msg:
-            detail = "a Python pickle that is not a torch.save file of tensors"
-        else:
-            first = next((ln.strip() for ln in msg.splitlines() if ln.strip()), "")
-            detail = f"{type(e).__name__}: {first[:160]}"
-        raise GanbenchError(
-            f"{path}: not a safe checkpoint ({detail}); ganbench loads tensors only (torch.load weights_only=True) "
-            "and never runs code from a file: save G.state_dict(), a TorchScript file or .safetensors") from None
+    return _safe_load(path, "checkpoint", hint=": save G.state_dict(), a TorchScript file or .safetensors")
 
 
 def _is_tensor_dict(d: Any) -> bool:
@@ -371,7 +334,7 @@ def load_generator(spec: str | os.PathLike, arch: str | None = None, z_dim: int 
     prov: dict[str, Any] = {"target": s, "target_kind": kind,
                             "output_range": output_range if output_range is not None else "-1,1 (assumed, checked)"}
     if kind != "entry-point":
-        prov["target_sha256"] = _sha256(path)
+        prov["target_sha256"] = sha256_file(path)
     name = path.name if kind != "entry-point" else s
 
     if kind == "entry-point":
@@ -387,7 +350,7 @@ def load_generator(spec: str | os.PathLike, arch: str | None = None, z_dim: int 
             raise GanbenchError(f"entry point {s} returned a {type(inner).__name__}, not a generator module")
         prov["module_file"] = getattr(mod, "__file__", None)
         if prov["module_file"] and Path(prov["module_file"]).is_file():
-            prov["module_sha256"] = _sha256(Path(prov["module_file"]))
+            prov["module_sha256"] = sha256_file(Path(prov["module_file"]))
         z, k = _dims(inner, z_dim, num_classes, f"entry point {s}")
         if isinstance(inner, nn.Module):
             inner = inner.to(device)

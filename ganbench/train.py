@@ -22,16 +22,11 @@ from ganbench.losses import OBJECTIVES, clip_weights, gradient_penalty
 from ganbench.monitor import BarMonitor, Monitor
 from ganbench.nets import build_networks
 from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
+from ganbench.io import pick_device  # vectorised imports it from here too
 from ganbench.selection import training_selection
 
 CHECKPOINT = "checkpoint.pt"
 RECORDS = "records.jsonl"
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def make_optimizer(params: Any, opt: dict[str, Any], lr: float) -> torch.optim.Optimizer:

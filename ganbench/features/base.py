@@ -20,14 +20,8 @@ import numpy as np
 import torch
 
 from ganbench.errors import GanbenchError
+from ganbench.io import pick_device  # noqa: F401  (the extractors import it from here)
 from ganbench.registry import EXTRACTORS
-
-
-def pick_device(device: torch.device | str | None = None) -> torch.device:
-    """The given device ("auto" and None: cuda when available, else cpu)."""
-    if device is not None and str(device) != "auto":
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class FeatureExtractor(abc.ABC):

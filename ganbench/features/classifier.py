@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.io import atomic_write_bytes
+from ganbench.io import atomic_write_bytes, check_uint8_images
 from ganbench.errors import GanbenchError
 from ganbench.features.cache import cache_root
 from ganbench.features.base import ExtractorOptions, FeatureExtractor, register_extractor
@@ -85,12 +85,7 @@ def _to_input(images: torch.Tensor) -> torch.Tensor:
 
 
 def _check_images(images: Any, channels: int, who: str) -> torch.Tensor:
-    x = torch.as_tensor(images)
-    if x.dtype != torch.uint8:
-        raise GanbenchError(f"{who}: expected uint8 images (0..255), got {x.dtype}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != (channels, 28, 28):
-        raise GanbenchError(f"{who}: expected images [N, {channels}, 28, 28], got {tuple(x.shape)}")
-    return x
+    return check_uint8_images(torch.as_tensor(images), who, channels=(channels,), size=(28, 28))
 
 
 @contextlib.contextmanager

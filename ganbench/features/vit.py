@@ -21,7 +21,7 @@ from torch import nn
 
 from ganbench.errors import GanbenchError
 from ganbench.features.base import FeatureExtractor, no_tf32, pick_device
-from ganbench.features.inception import as_rgb_uint8, resize_bilinear_tf1
+from ganbench.features.preprocessing import as_rgb_uint8, resize_bilinear_tf1
 from ganbench.features.weights import ResolvedWeights
 
 RESIZE_MODES = {

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ganbench.errors import GanbenchError
+from ganbench.io import check_uint8_images
 
 COPY_QUANTILE = 0.01
 N_SELF = 2000          # training points whose own NN distance sets the copy threshold
@@ -295,9 +296,7 @@ def _to_hwc_uint8(images: Any) -> np.ndarray:
     a = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if a.ndim == 3:
         a = a[:, None]
-    if a.ndim != 4 or a.shape[1] not in (1, 3) or a.dtype != np.uint8:
-        raise GanbenchError(f"nn_grid expects uint8 images [N, 1|3, H, W], got {a.dtype} {a.shape}")
-    a = a.transpose(0, 2, 3, 1)
+    a = check_uint8_images(a, "nn_grid").transpose(0, 2, 3, 1)
     return np.repeat(a, 3, axis=3) if a.shape[3] == 1 else a
 
 
