@@ -17,15 +17,14 @@ from ganbench.data import get_dataset
 from ganbench.data.base import Dataset
 from ganbench.data.stream import SeedStream
 from ganbench.errors import GanbenchError
-from ganbench.io import atomic_open
 from ganbench.losses import OBJECTIVES, clip_weights, gradient_penalty
 from ganbench.monitor import BarMonitor, Monitor
 from ganbench.nets import build_networks
 from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
-from ganbench.io import pick_device  # vectorised imports it from here too
+from ganbench.generators.checkpoint import CHECKPOINT, FORMAT, atomic_save, load_checkpoint  # noqa: F401
+from ganbench.io import pick_device  # vectorised imports it and the checkpoint names from here too
 from ganbench.selection import training_selection
 
-CHECKPOINT = "checkpoint.pt"
 RECORDS = "records.jsonl"
 
 
@@ -50,22 +49,6 @@ def set_lr(opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer], recipe: Re
     for opt, key in zip(opts, ("lr_g", "lr_d")):
         for group in opt.param_groups:
             group["lr"] = recipe.optimizer[key] * scale
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file, then os.replace: a kill never leaves a half-written file."""
-    with atomic_open(path) as f:
-        torch.save(obj, f)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a ganbench checkpoint without executing code (torch.load weights_only=True, on the CPU)."""
-    from ganbench.external import safe_torch_load  # one safe loader, one message, for every file
-
-    ck = safe_torch_load(Path(path))
-    if not isinstance(ck, dict) or "generator" not in ck:
-        raise GanbenchError(f"{path}: not a ganbench checkpoint (no 'generator' entry)")
-    return ck
 
 
 def resolve_run(cfg: RunConfig, modality: str, recipe: Recipe | None = None) -> tuple[Recipe, Budget]:
@@ -182,7 +165,7 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         return {
-            "format": "ganbench-checkpoint/1",
+            "format": FORMAT,
             "generator": self.g.state_dict(),
             "discriminator": self.d.state_dict(),
             "opt_g": self.opt_g.state_dict(),
