@@ -16,3 +16,7 @@ class UnknownNameError(GanbenchError, KeyError):
 
 class DataNotFoundError(GanbenchError):
     """A dataset or weights file could not be found; the message lists where we looked."""
+
+
+class ChecksumMismatchError(GanbenchError):
+    """A downloaded file is not the published one (its checksum differs); nothing was kept."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import functools
-import hashlib
 import json
 import math
 import os
@@ -17,6 +16,7 @@ from typing import Any, Iterable
 
 from ganbench import __version__, faults
 from ganbench.errors import GanbenchError
+from ganbench.io import sha256_file  # noqa: F401  (old import path)
 
 SCHEMA_VERSION = 1
 
@@ -194,14 +194,6 @@ def provenance(**extra: Any) -> dict[str, Any]:
     }
     p.update(extra)
     return p
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(chunk):
-            h.update(b)
-    return h.hexdigest()
 
 
 def finite_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:

@@ -74,7 +74,7 @@ class ReferenceStats:
                     f"(weights {str(theirs['weights_sha256'])[:12]}..); this evaluation uses {mine['extractor']} "
                     f"(weights {str(mine.get('weights_sha256'))[:12]}..): recompute them with `ganbench stats` "
                     "and the same --extractor/--mode/--weights")
-        dims = getattr(ext, "dims", {}).get("pool3")
+        dims = ext.dims.get("pool3")
         if dims is not None and dims != len(self.mu):
             raise GanbenchError(f"reference statistics {self.path} are {len(self.mu)}-d; "
                                 f"{mine['extractor']} gives {dims}-d features")

@@ -18,7 +18,8 @@ from ganbench.data.base import Dataset
 from ganbench.data.stream import SeedStream
 from ganbench.errors import GanbenchError
 from ganbench.evaluation.engine import Evaluation
-from ganbench.io import atomic_open
+from ganbench.generators.checkpoint import FORMAT, atomic_save, load_checkpoint  # noqa: F401  (vectorised, tests)
+from ganbench.io import pick_device  # noqa: F401  (vectorised imports it from here)
 from ganbench.layout import CHECKPOINT, RECORDS  # noqa: F401  (re-exported: ganbench.vectorised, tests)
 from ganbench.losses import OBJECTIVES, clip_weights, gradient_penalty
 from ganbench.monitor import BarMonitor, Monitor
@@ -26,12 +27,6 @@ from ganbench.nets import build_networks
 from ganbench.records import ResultRecord, finite_metrics, provenance
 from ganbench.selection import training_selection
 
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def make_optimizer(params: Any, opt: dict[str, Any], lr: float) -> torch.optim.Optimizer:
@@ -55,22 +50,6 @@ def set_lr(opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer], recipe: Re
     for opt, key in zip(opts, ("lr_g", "lr_d")):
         for group in opt.param_groups:
             group["lr"] = recipe.optimizer[key] * scale
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file, then os.replace: a kill never leaves a half-written file."""
-    with atomic_open(path) as f:
-        torch.save(obj, f)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a ganbench checkpoint without executing code (torch.load weights_only=True, on the CPU)."""
-    from ganbench.external import safe_torch_load  # one safe loader, one message, for every file
-
-    ck = safe_torch_load(Path(path))
-    if not isinstance(ck, dict) or "generator" not in ck:
-        raise GanbenchError(f"{path}: not a ganbench checkpoint (no 'generator' entry)")
-    return ck
 
 
 def resolve_run(cfg: RunConfig, modality: str, recipe: Recipe | None = None) -> tuple[Recipe, Budget]:
@@ -195,7 +174,7 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         return {
-            "format": "ganbench-checkpoint/1",
+            "format": FORMAT,
             "generator": self.g.state_dict(),
             "discriminator": self.d.state_dict(),
             "opt_g": self.opt_g.state_dict(),

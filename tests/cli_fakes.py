@@ -6,16 +6,18 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.cli import main
+from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.registry import EXTRACTORS
 
 
-class PixelExtractor:
+class PixelExtractor(FeatureExtractor):
     """Deterministic stand-in for Inception: ``pool`` x ``pool`` average-pooled RGB pixels as "pool3"."""
 
     weights_sha256, mode = None, "legacy-tf"
 
     def __init__(self, name: str, pool: int) -> None:
         self.name, self.pool = name, pool
+        self.dims = {"pool3": 3 * pool * pool}
 
     def __call__(self, x):
         x = torch.as_tensor(x)
@@ -26,8 +28,7 @@ class PixelExtractor:
 def register_pixel_extractor(name: str, pool: int = 8) -> str:
     """Register a PixelExtractor as the extractor ``name`` (once) and return the name."""
     if name not in EXTRACTORS:
-        EXTRACTORS.register(name, lambda mode="legacy-tf", device=None: PixelExtractor(name, pool),
-                            help="test only")
+        register_extractor(name, lambda opts: PixelExtractor(name, pool), modes=("legacy-tf",), help="test only")
     return name
 
 

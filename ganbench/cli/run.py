@@ -36,14 +36,10 @@ def _check_datasets(spec: str) -> list[str]:
 def _eval_options(features: str | None, mode: str | None, bootstrap: int | None,
                   weights: str | None) -> dict[str, object]:
     """Image evaluator options from the flags (checked now; None = the budget's or evaluator's default)."""
-    from ganbench.registry import EXTRACTORS, load_all
+    from ganbench.features.base import ExtractorOptions, extractor_spec
 
-    load_all()
-    if features is not None and features != "auto":
-        EXTRACTORS.get(features)  # unknown -> did-you-mean
-    if mode is not None and features not in (None, "auto", "inception"):
-        raise GanbenchError(f"feature extractor {features!r} has its own preprocessing; --mode {mode} "
-                            f"applies to inception only")
+    if features is not None and features != "auto":  # unknown -> did-you-mean; a mode it lacks -> error
+        extractor_spec(features).check(ExtractorOptions(mode=mode, weights=weights))
     if bootstrap is not None and bootstrap < 0:
         raise GanbenchError(f"--bootstrap must be >= 0, got {bootstrap}")
     if weights is not None and not Path(weights).is_file():

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ganbench.errors import GanbenchError
+from ganbench.io import check_uint8_images
 
 if TYPE_CHECKING:  # torch is imported where used, so `ganbench data` can locate files without it
     import torch
@@ -75,9 +76,7 @@ class ImageDataset(Dataset):
 
     def __post_init__(self) -> None:
         x = self.train_x
-        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1] not in (1, 3):
-            raise GanbenchError(
-                f"dataset {self.name!r}: expected uint8 images N,C,H,W with C in 1 or 3, got {x.dtype} {x.shape}")
+        check_uint8_images(x, f"dataset {self.name!r}")
         if len(x) == 0:
             raise GanbenchError(f"dataset {self.name!r} has no images")
         self.shape = tuple(x.shape[1:])

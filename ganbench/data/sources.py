@@ -1,4 +1,5 @@
-"""The one resolver for files ganbench needs but does not ship (datasets now, weights later).
+"""Where dataset files come from (weights: ``features.weights``; both download with ``io.download``
+under the one offline rule ``io.offline``).
 
 Lookup order (docs/design.md, "Where data and weights come from"): explicit path argument (``--data-dir``) >
 ``$GANBENCH_<NAME>_DIR`` > ``$GANBENCH_DATA_DIR`` > cache (``$GANBENCH_CACHE`` or
@@ -10,17 +11,13 @@ Fashion-MNIST .gz files differ from upstream's md5s while the decompressed bytes
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tarfile
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganbench.io import OFFLINE_ENV, cache_root, offline  # noqa: F401  (cache_root re-exported)
+from ganbench.io import OFFLINE_ENV, cache_root, download, offline  # noqa: F401  (cache_root, download: old path)
 from ganbench.errors import DataNotFoundError, GanbenchError
-
-DOWNLOAD_TIMEOUT_S = 15.0  # short: a dead mirror should not hang a run
 
 
 @dataclass(frozen=True)
@@ -149,42 +146,6 @@ def _download_all(src: Source, cache: Path) -> str | None:
                 return f"failed (cannot unpack {dest}: {e})"
             dest.unlink()
     return None
-
-
-def download(url: str, dest: str | os.PathLike, *, md5: str | None = None, sha256: str | None = None,
-             timeout: float = DOWNLOAD_TIMEOUT_S, progress: bool = True) -> Path:
-    """Fetch ``url`` to ``dest`` atomically, verifying the checksums; a failure leaves no file.
-
-    Raises GanbenchError (one line) on network errors and checksum mismatches.
-    """
-    from tqdm.auto import tqdm
-
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
-    hashes = {k: hashlib.new(k) for k, v in (("md5", md5), ("sha256", sha256)) if v}
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
-            total = resp.headers.get("Content-Length")
-            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, desc=dest.name,
-                      disable=not progress, leave=False) as bar:
-                while chunk := resp.read(1 << 20):
-                    out.write(chunk)
-                    for h in hashes.values():
-                        h.update(chunk)
-                    bar.update(len(chunk))
-        for k, want in (("md5", md5), ("sha256", sha256)):
-            if want and hashes[k].hexdigest() != want.lower():
-                raise GanbenchError(
-                    f"{k} mismatch for {url}: got {hashes[k].hexdigest()}, expected {want}; file discarded")
-        os.replace(tmp, dest)
-    except GanbenchError:
-        raise
-    except (OSError, ValueError) as e:  # URLError and timeouts are OSErrors; a bad URL is a ValueError
-        raise GanbenchError(f"cannot download {url}: {getattr(e, 'reason', e)}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
 
 
 def extract_tar(archive: Path, into: Path) -> None:

@@ -18,6 +18,7 @@ import torch
 
 from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
+from ganbench.features.base import as_extractor
 from ganbench.evaluation.images import _as_images, _is_generator, build_extractor, compute_image_metrics, \
     extract, extractor_protocol, parse_image_metrics, reference_features, resolve_reference
 from ganbench.evaluation.options import EvalOptions
@@ -58,7 +59,7 @@ def make_extractor(options: EvalOptions, reference: Any = None) -> Any:
     """``options.extractor`` as an object: a registered name is built with the options' mode, weights
     and device (and the reference dataset, for extractors built for one dataset)."""
     if not isinstance(options.extractor, str):
-        return options.extractor
+        return as_extractor(options.extractor)
     return build_extractor(options.extractor, mode=options.mode, weights=options.weights, device=options.device,
                            data_dir=options.data_dir, dataset=reference if isinstance(reference, Dataset) else None)
 

@@ -10,7 +10,6 @@ irreproducible).
 
 from __future__ import annotations
 
-import inspect
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -21,6 +20,7 @@ import torch
 from ganbench.data.base import Dataset
 from ganbench.errors import DataNotFoundError, GanbenchError
 from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, DEFAULT_METRICS, EvalOptions
+from ganbench.features.base import as_extractor, build_extractor  # noqa: F401  (build_extractor: the engine's import)
 from ganbench.metrics.fid import _fid_fast, _fid_for_bootstrap  # noqa: F401  (_fid_fast: tests)
 from ganbench.metrics.spec import feature_metrics
 from ganbench.registry import DATASETS, EXTRACTORS, METRICS
@@ -56,65 +56,13 @@ def parse_image_metrics(spec: str | Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def build_extractor(name: str = "inception", *, mode: str | None = None, weights: str | Path | None = None,
-                    device: torch.device | str | None = None, dataset: Dataset | str | None = None,
-                    data_dir: str | None = None, **options: Any) -> Any:
-    """The registered feature extractor ``name``, given only the options its factory accepts.
-
-    ``dataset`` (the reference dataset) and ``data_dir`` reach extractors built for one dataset,
-    such as "domain" (a classifier trained on that dataset), whose factory takes a dataset name.
-    """
-    factory = EXTRACTORS.get(name)
-    # None means "the extractor's own default" and is not passed on.
-    kwargs = {k: v for k, v in {"mode": mode, "weights": weights, "device": device, **options}.items()
-              if v is not None}
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        params = {}
-    if "dataset" in params:
-        if dataset is None:
-            raise GanbenchError(f"feature extractor {name!r} is built for one dataset; give the reference as a "
-                                "registered dataset name (--ref mnist, ...)")
-        kwargs["dataset"] = dataset if isinstance(dataset, str) else dataset.name
-        if "data_dir" in params:
-            kwargs["data_dir"] = data_dir
-    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        dropped = {k for k in kwargs if k not in params}
-        if "weights" in dropped:
-            raise GanbenchError(f"feature extractor {name!r} takes no weights file (--inception-weights)")
-        if "mode" in dropped:  # silently dropping it would record a preprocessing that never ran
-            raise GanbenchError(f"feature extractor {name!r} has its own preprocessing; --mode {mode} "
-                                f"applies to inception only")
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    ext = factory(**kwargs)
-    if not getattr(ext, "name", None):
-        try:
-            ext.name = name
-        except AttributeError:
-            pass
-    return ext
-
-
 def extractor_protocol(ext: Any) -> dict[str, Any]:
     """Extractor identity for records: name (incl. weights label and mode), weights sha256, mode."""
-    from ganbench.features.inception import MODES
-
-    mode = getattr(ext, "mode", None)
-    out = {"extractor": getattr(ext, "name", type(ext).__name__),
-           "weights_sha256": getattr(ext, "weights_sha256", None), "mode": mode}
-    if mode in MODES or hasattr(ext, "preprocessing"):  # ViT extractors name their own resize
-        out["preprocessing"] = getattr(ext, "preprocessing", None) or MODES[mode]
-    extra = getattr(ext, "protocol", None)
-    if callable(extra):  # e.g. the domain classifier's accuracy and training settings
-        out.update({k: v for k, v in extra().items() if k not in out})
-    return out
+    return as_extractor(ext).protocol()
 
 
 def _extractor_key(ext: Any) -> dict[str, Any]:
-    from ganbench.features.cache import extractor_identity
-
-    return extractor_identity(ext)
+    return as_extractor(ext).identity()
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,8 +208,8 @@ def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.
         spec = METRICS.get(name)
         missing = [k for k in spec.needs if k not in fake or (spec.uses_real and k not in real)]
         if missing:
-            reason = (getattr(extractor, "logits_unavailable_reason", None) if "logits" in missing else None) or (
-                f"extractor {getattr(extractor, 'name', '?')} gives {sorted(fake)}, not {missing}")
+            reason = as_extractor(extractor).missing_reason(missing) if extractor is not None else (
+                f"the features hold {sorted(fake)}, not {missing}")
             if name == "is":
                 proto["is_unavailable"] = reason
                 continue

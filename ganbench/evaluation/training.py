@@ -23,6 +23,7 @@ from ganbench.evaluation.engine import Evaluation, Reference, evaluate, make_ext
 from ganbench.evaluation.images import extract, extractor_protocol, parse_image_metrics, reference_count, \
     resolve_features
 from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, REF_SEED, EvalOptions
+from ganbench.features.base import as_extractor
 from ganbench.generators import Generator, sample, sample_all
 from ganbench.metrics.modes import mode_metrics, mode_protocol
 
@@ -114,7 +115,7 @@ class ImageEvaluator:
             self.extra.update(stacked_protocol(self.stacked_clf))
         from ganbench.presets import training_preset
 
-        name = options.extractor if isinstance(options.extractor, str) else getattr(self.ext, "name", "")
+        name = options.extractor if isinstance(options.extractor, str) else as_extractor(self.ext).name
         self.extra.update(training_preset(preset, self.n_gen, self.n_real, options.split, name, options.mode))
 
     @property

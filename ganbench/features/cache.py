@@ -58,9 +58,7 @@ def array_fingerprint(a: np.ndarray) -> str:
 
 def extractor_identity(extractor: Any) -> dict[str, Any]:
     """The parts of an extractor that change its numbers: name, weights sha256, mode."""
-    return {"extractor": getattr(extractor, "name", type(extractor).__name__),
-            "weights_sha256": getattr(extractor, "weights_sha256", None),
-            "mode": getattr(extractor, "mode", None)}
+    return extractor.identity()
 
 
 class FeatureCache:

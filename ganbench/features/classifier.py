@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.io import atomic_write_bytes
+from ganbench.io import atomic_write_bytes, check_uint8_images
 from ganbench.errors import GanbenchError
 from ganbench.features.cache import cache_root
-from ganbench.registry import EXTRACTORS
+from ganbench.features.base import ExtractorOptions, FeatureExtractor, register_extractor
 
 ARCH = "domain-cnn-v1"  # bump when DomainCNN or the input scaling changes: old files are not reused
 FEATURE_DIM = 128
@@ -85,12 +85,7 @@ def _to_input(images: torch.Tensor) -> torch.Tensor:
 
 
 def _check_images(images: Any, channels: int, who: str) -> torch.Tensor:
-    x = torch.as_tensor(images)
-    if x.dtype != torch.uint8:
-        raise GanbenchError(f"{who}: expected uint8 images (0..255), got {x.dtype}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != (channels, 28, 28):
-        raise GanbenchError(f"{who}: expected images [N, {channels}, 28, 28], got {tuple(x.shape)}")
-    return x
+    return check_uint8_images(torch.as_tensor(images), who, channels=(channels,), size=(28, 28))
 
 
 @contextlib.contextmanager
@@ -350,7 +345,7 @@ def _train_and_save(dataset: Any, base: str, settings: TrainSettings, path: Path
 # --------------------------------------------------------------------------------------------
 
 
-class DomainExtractor:
+class DomainExtractor(FeatureExtractor):
     """Penultimate features of the domain classifier, with the Inception extractor's interface.
 
     The output key is ``"pool3"`` so that the FID/KID/PR/DC code reads it unchanged; the numbers
@@ -387,21 +382,26 @@ class DomainExtractor:
             f = self.classifier.net.features(_to_input(flat.to(self.device)))
         return {"pool3": f.reshape(n, self.channels * FEATURE_DIM).float()}
 
-    def protocol(self) -> dict[str, Any]:
-        return {"extractor": self.name, "weights_sha256": self.weights_sha256, "mode": self.mode,
-                **self.classifier.protocol()}
+    def extra_protocol(self) -> dict[str, Any]:
+        return self.classifier.protocol()
+
+    def missing_reason(self, outputs: list[str]) -> str:
+        return self.logits_unavailable_reason if "logits" in outputs else super().missing_reason(outputs)
 
     def __repr__(self) -> str:
         return f"DomainExtractor({self.name!r}, test_accuracy={self.test_accuracy:.4f})"
 
 
-@EXTRACTORS.register("domain", help="domain CNN features for 28x28 data (fast FID/PR; not Inception FID)")
-def domain(dataset: str = "fashion-mnist", data_dir: str | None = None,
-           device: torch.device | str | None = None) -> DomainExtractor:
-    """The domain feature extractor for ``dataset`` (pass the dataset being evaluated)."""
+def _build(opts: ExtractorOptions) -> DomainExtractor:
+    """The domain feature extractor for the dataset being evaluated."""
+    dataset = opts.dataset or "fashion-mnist"
     _, channels = base_of(dataset)
-    ext = DomainExtractor(get_classifier(dataset, data_dir), channels)
-    return ext.to(device) if device is not None else ext
+    ext = DomainExtractor(get_classifier(dataset, opts.data_dir), channels)
+    return ext.to(opts.device) if opts.device is not None else ext
+
+
+domain = register_extractor("domain", _build, per_dataset=True,
+                            help="domain CNN features for 28x28 data (fast FID/PR; not Inception FID)")
 
 
 __all__ = ["DomainCNN", "DomainClassifier", "DomainExtractor", "TrainSettings", "get_classifier",

@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from ganbench.errors import GanbenchError
-from ganbench.features.vit import NetInput, VitExtractor, require
+from ganbench.features.base import ExtractorOptions, register_extractor
+from ganbench.features.vit import RESIZE_MODES, NetInput, VitExtractor, require
 from ganbench.features.weights import ResolvedWeights, WeightsSpec, load_state_dict_file, resolve_weights
-from ganbench.registry import EXTRACTORS
 
 # openai/CLIP clip.py _MODELS["ViT-L/14@336px"]: the URL's folder is the file's sha256, which
 # clip.py checks after downloading (torch-fidelity 0.4 feature_extractor_clip.py pins the same).
@@ -79,8 +79,11 @@ def clip_extractor(name: str, weights: str | Path | None = None, mode: str = "le
     return VitExtractor(name, net, w, mode, NetInput(int(net.image_size[0]), MEAN, STD), dims=dims, device=device)
 
 
-@EXTRACTORS.register("clip-vit-l14-336", help="CLIP ViT-L/14@336px image embedding (768-d), CMMD's space")
-def clip_vit_l14_336(weights: str | Path | None = None, mode: str = "legacy-tf",
-                     device: torch.device | str | None = None) -> VitExtractor:
+def _build(opts: ExtractorOptions) -> VitExtractor:
     """CLIP ViT-L/14@336 (modes: legacy-tf = torch-fidelity, pil-bicubic = openai/CLIP, edm2)."""
-    return clip_extractor("clip-vit-l14-336", weights, mode, device)
+    return clip_extractor("clip-vit-l14-336", opts.weights, opts.mode or "legacy-tf", opts.device)
+
+
+clip_vit_l14_336 = register_extractor(
+    "clip-vit-l14-336", _build, modes=RESIZE_MODES, takes_weights=True,
+    help="CLIP ViT-L/14@336px image embedding (768-d), CMMD's space")

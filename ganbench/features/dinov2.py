@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.errors import GanbenchError
-from ganbench.features.vit import NetInput, VitExtractor, load_strict, require
+from ganbench.features.base import ExtractorOptions, register_extractor
+from ganbench.features.vit import RESIZE_MODES, NetInput, VitExtractor, load_strict, require
 from ganbench.features.weights import WeightsSpec, load_state_dict_file, resolve_weights
-from ganbench.registry import EXTRACTORS
 
 INPUT_SIZE = 224  # torch-fidelity 0.4 FeatureExtractorDinoV2.INPUT_IMAGE_SIZE; EDM2; dgm-eval
 PATCH = 14
@@ -89,15 +89,14 @@ def dinov2_extractor(name: str, weights: str | Path | None = None, mode: str = "
     return VitExtractor(name, net, resolved, mode, NetInput(INPUT_SIZE, MEAN, STD), dims=dims, device=device)
 
 
-@EXTRACTORS.register("dinov2-vit-l14", help="DINOv2 ViT-L/14 class token (1024-d), FD_DINOv2's space")
-def dinov2_vit_l14(weights: str | Path | None = None, mode: str = "legacy-tf",
-                   device: torch.device | str | None = None) -> VitExtractor:
-    """DINOv2 ViT-L/14 (modes: legacy-tf = torch-fidelity, edm2, pil-bicubic = dgm-eval)."""
-    return dinov2_extractor("dinov2-vit-l14", weights, mode, device)
+def _builder(name: str):
+    def build(opts: ExtractorOptions) -> VitExtractor:
+        return dinov2_extractor(name, opts.weights, opts.mode or "legacy-tf", opts.device)
+    return build
 
 
-@EXTRACTORS.register("dinov2-vit-b14", help="DINOv2 ViT-B/14 class token (768-d), cheap tracking")
-def dinov2_vit_b14(weights: str | Path | None = None, mode: str = "legacy-tf",
-                   device: torch.device | str | None = None) -> VitExtractor:
-    """DINOv2 ViT-B/14 (modes as for dinov2-vit-l14)."""
-    return dinov2_extractor("dinov2-vit-b14", weights, mode, device)
+# modes: legacy-tf = torch-fidelity, edm2, pil-bicubic = dgm-eval
+dinov2_vit_l14 = register_extractor("dinov2-vit-l14", _builder("dinov2-vit-l14"), modes=RESIZE_MODES,
+                                    takes_weights=True, help="DINOv2 ViT-L/14 class token (1024-d), FD_DINOv2's space")
+dinov2_vit_b14 = register_extractor("dinov2-vit-b14", _builder("dinov2-vit-b14"), modes=RESIZE_MODES,
+                                    takes_weights=True, help="DINOv2 ViT-B/14 class token (768-d), cheap tracking")

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.errors import GanbenchError
-from ganbench.features.inception import _no_tf32, as_rgb_uint8, pick_device, resize_bilinear_tf1
+from ganbench.features.base import FeatureExtractor, no_tf32, pick_device
+from ganbench.features.preprocessing import as_rgb_uint8, resize_bilinear_tf1
 from ganbench.features.weights import ResolvedWeights
 
 RESIZE_MODES = {
@@ -61,7 +62,7 @@ class NetInput:
     std: tuple[float, float, float]
 
 
-class VitExtractor:
+class VitExtractor(FeatureExtractor):
     """A ViT embedding network as a FeatureExtractor: uint8 NCHW -> {"pool3": [B, dims]}.
 
     The output key is ``"pool3"``, as for the domain CNN, so that every metric that reads the
@@ -79,7 +80,6 @@ class VitExtractor:
         self._std = torch.tensor([255 * s for s in inp.std]).view(1, 3, 1, 1)
         self.weights_sha256 = weights.sha256
         self.name = f"{name}[{weights.label}]/{mode}"
-        self.logits_unavailable_reason = f"{name} has no class logits (IS needs Inception)"
         self.device = torch.device("cpu")
         self.to(pick_device(device))
 
@@ -94,15 +94,20 @@ class VitExtractor:
         return (resize(images_uint8, self.size, self.mode, self.device) - self._mean) / self._std
 
     def __call__(self, images_uint8: Any) -> dict[str, torch.Tensor]:
-        with torch.inference_mode(), _no_tf32(self.device):
+        with torch.inference_mode(), no_tf32(self.device):
             return {"pool3": self.net(self.preprocess(images_uint8)).float()}
 
     @property
     def preprocessing(self) -> str:
         return f"{RESIZE_MODES[self.mode]} to {self.size}px, then (x - 255 mean) / (255 std)"
 
-    def protocol(self) -> dict[str, Any]:
+    def extra_protocol(self) -> dict[str, Any]:
         return {"weights_origin": self.weights.origin, "weights_pinned": self.weights.pinned}
+
+    def missing_reason(self, outputs: list[str]) -> str:
+        if "logits" in outputs:
+            return f"{self.base_name} has no class logits (IS needs Inception)"
+        return super().missing_reason(outputs)
 
     def __repr__(self) -> str:
         return f"VitExtractor({self.name!r}, device={self.device}, weights={self.weights.path})"

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ganbench.errors import GanbenchError
+from ganbench.io import check_uint8_images
 from ganbench.metrics.modes import kl_to_uniform
 
 NUM_MODES = 1000
@@ -22,8 +23,7 @@ _WEIGHTS = np.array([100, 10, 1], np.int64)
 
 def _check_stacked(images: Any) -> np.ndarray:
     x = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
-    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (3, 28, 28):
-        raise GanbenchError(f"stacked mode counting expects uint8 images [N, 3, 28, 28], got {x.dtype} {x.shape}")
+    check_uint8_images(x, "stacked mode counting", channels=(3,), size=(28, 28))
     if len(x) == 0:
         raise GanbenchError("stacked mode counting got no images")
     return x

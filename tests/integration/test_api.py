@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.errors import GanbenchError
+from ganbench.features.base import FeatureExtractor
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -34,7 +35,7 @@ def test_readme_example_runs(fmnist, tmp_path):
     assert lines[-1].split()[1:] == ["100", "train"]
 
 
-class Pixels:
+class Pixels(FeatureExtractor):
     name, weights_sha256, mode = "pixels-8x8", None, None
     dims = {"pool3": 192}
 

@@ -1,6 +1,5 @@
 """`ganbench run` end to end on the mixtures, and its one-line errors."""
 
-import json
 import subprocess
 import sys
 

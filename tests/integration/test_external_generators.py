@@ -30,6 +30,7 @@ from ganbench.evaluation.engine import evaluate as run_engine
 from ganbench.evaluation.options import EvalOptions
 from ganbench.generators import sample_all
 from ganbench.records import read_records
+from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.registry import ARCHITECTURES, EXTRACTORS
 
 EXT = "test-pixels-ext"
@@ -42,11 +43,11 @@ def evaluate_images(fake, ref, n=None, **options):
 N, SEED, Z = 24, 7, 16
 
 
-class PixelExtractor:
+class PixelExtractor(FeatureExtractor):
     """Deterministic stand-in for Inception: 8x8 pooled pixels ("pool3") and projected "logits"."""
 
     name, weights_sha256, mode = "test-pixels-ext", None, "legacy-tf"
-    logits_unavailable_reason = None
+    dims = {"pool3": 192, "logits": 10}
 
     def __init__(self) -> None:
         self.w = torch.randn(192, 10, generator=torch.Generator().manual_seed(0))
@@ -59,7 +60,7 @@ class PixelExtractor:
 
 
 if EXT not in EXTRACTORS:
-    EXTRACTORS.register(EXT, lambda mode="legacy-tf", device=None: PixelExtractor(), help="test only")
+    register_extractor(EXT, lambda opts: PixelExtractor(), modes=("legacy-tf",), help="test only")
 
 
 def one_error_line(err: str) -> str:

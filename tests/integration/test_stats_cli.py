@@ -14,6 +14,7 @@ import pytest
 
 from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.errors import GanbenchError
+from ganbench.features.base import FeatureExtractor
 from ganbench.metrics.fid import fid_statistics_to_metric
 from ganbench.refstats import ReferenceStats, compute_stats, load_stats, save_stats
 
@@ -112,8 +113,11 @@ def test_tampered_file_and_wrong_extractor_are_one_line_errors(tmp_path, capsys)
 def test_stats_only_reference_has_no_features_for_pr():
     st = ReferenceStats(np.zeros(4), np.eye(4), None, {"extractor": None}, "x.npz")
 
-    class Ext:
+    class Ext(FeatureExtractor):
         name, weights_sha256, mode, dims = "e", None, None, {"pool3": 4}
+
+        def __call__(self, x):
+            raise NotImplementedError
 
     with pytest.raises(GanbenchError, match="pr need features"):
         st.check(Ext(), ["fid", "pr"])

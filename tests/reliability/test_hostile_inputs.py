@@ -419,7 +419,7 @@ def test_tampered_feature_cache_is_rebuilt(tamper, tmp_path, capsys, monkeypatch
 
 
 def test_weights_hash_is_not_fooled_by_size_and_mtime(tmp_path, monkeypatch):
-    from ganbench.features.inception import file_sha256
+    from ganbench.io import sha256_file as file_sha256
 
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
     f = tmp_path / "weights.pth"

@@ -23,6 +23,7 @@ from ganbench.features.cache import FeatureCache
 from ganbench.generators import sample_all
 from ganbench.metrics.fid import fid_from_features
 from ganbench.metrics.stats import IntervalSpec, intervals
+from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.registry import EXTRACTORS, METRICS
 
 
@@ -36,13 +37,13 @@ def reference_features(dataset, n, ext, info=None, seed=REF_SEED, **options):
     return ei.reference_features(dataset, ext, EvalOptions(ref_seed=seed, **options), n, info)
 
 
-class PixelExtractor:
+class PixelExtractor(FeatureExtractor):
     """uint8 NCHW -> 8x8 average-pooled RGB pixels (192-d "pool3") and 10 random-projection logits."""
 
     def __init__(self, logits: bool = True, mode: str = "legacy-tf", device=None) -> None:
         self.name = "test-pixels" + ("+logits" if logits else "") + f"/{mode}"
         self.weights_sha256, self.mode, self.has_logits = None, mode, logits
-        self.logits_unavailable_reason = None if logits else "the test extractor has no logits head"
+        self.dims = {"pool3": 192, **({"logits": 10} if logits else {})}
         self.w = torch.randn(192, 10, generator=torch.Generator().manual_seed(0))
         self.calls = 0
 
@@ -54,23 +55,26 @@ class PixelExtractor:
         f = F.adaptive_avg_pool2d(x.float() / 255, 8).flatten(1)
         return {"pool3": f, **({"logits": f @ self.w * 4} if self.has_logits else {})}
 
+    def missing_reason(self, outputs):
+        return "the test extractor has no logits head" if "logits" in outputs else super().missing_reason(outputs)
+
 
 if "test-pixels" not in EXTRACTORS:
-    EXTRACTORS.register("test-pixels", lambda mode="legacy-tf", device=None: PixelExtractor(True, mode),
-                        help="test only")
+    register_extractor("test-pixels", lambda opts: PixelExtractor(True, opts.mode or "legacy-tf"),
+                       modes=("legacy-tf", "clean"), help="test only")
 
 
 BOUND: dict = {}
 
 
-def _bound_factory(dataset: str = "unset", data_dir=None, device=None):
+def _bound_factory(opts):
     """Like the "domain" extractor: built for one dataset, named by the caller."""
-    BOUND.update(dataset=dataset, data_dir=data_dir)
+    BOUND.update(dataset=opts.dataset, data_dir=opts.data_dir)
     return PixelExtractor(False)
 
 
 if "test-bound" not in EXTRACTORS:
-    EXTRACTORS.register("test-bound", _bound_factory, help="test only")
+    register_extractor("test-bound", _bound_factory, per_dataset=True, help="test only")
 
 
 def blobs(n: int, seed: int, size: int = 16, channels: int = 3) -> np.ndarray:

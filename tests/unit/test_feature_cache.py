@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ganbench.errors import GanbenchError
+from ganbench.features.base import FeatureExtractor
 from ganbench.features import cache as cache_mod
 from ganbench.features.cache import FeatureCache, array_fingerprint, extractor_identity
 
@@ -122,8 +123,11 @@ def test_identity_helpers():
     assert array_fingerprint(a) == array_fingerprint(a.copy()) != array_fingerprint(b)
     assert array_fingerprint(a) != array_fingerprint(a.reshape(3, 2))
 
-    class Ext:
+    class Ext(FeatureExtractor):
         name, weights_sha256, mode = "inception-tf[x]/clean", "abc", "clean"
+
+        def __call__(self, x):
+            raise NotImplementedError
 
     assert extractor_identity(Ext()) == {"extractor": "inception-tf[x]/clean",
                                          "weights_sha256": "abc", "mode": "clean"}

