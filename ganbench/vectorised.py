@@ -30,6 +30,7 @@ from ganbench.monitor import Monitor
 from ganbench.nets import build_networks
 from ganbench.nets.mlp import Maxout
 from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
+from ganbench.generators.checkpoint import FORMAT
 from ganbench.train import CHECKPOINT, RECORDS, atomic_save, load_checkpoint, make_optimizer, pick_device, \
     check_resume_identity, resolve_run, run_identity, run_protocol, set_lr, simultaneous_update
 
@@ -244,7 +245,7 @@ class GroupTrainer:
     def seed_state(self, i: int) -> dict[str, Any]:
         cfg, st = self.cfgs[i], self.streams[i]
         return {
-            "format": "ganbench-checkpoint/1",
+            "format": FORMAT,
             "generator": self.g.state_dict(i), "discriminator": self.d.state_dict(i),
             "opt_g": _opt_slice(self.opt_g, i), "opt_d": _opt_slice(self.opt_d, i),
             "step": self.step,
