@@ -9,11 +9,13 @@ all move the real figure, so it is rounded and said with "about".
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from ganbench.evaluation.options import CPU_DEFAULT_N  # noqa: F401  (re-exported: the CLI, tests)
+from ganbench.evaluation.options import CPU_DEFAULT_N
+
 PROBE_IMAGES = 8
 
 
@@ -76,24 +78,33 @@ def _eval_images(budget: Any) -> int:
     return len(budget.eval_steps()) * budget.n_eval + budget.n_real
 
 
-def _probe_run(cfg: Any) -> tuple[str, Any, float, float]:
-    """(modality, budget, seconds per generator step, seconds of image evaluation) for one run,
-    single-threaded like a suite worker. A throwaway Trainer takes the steps; nothing is written."""
+def _probe_task(cfgs: list[Any]) -> tuple[str, Any, float, float]:
+    """(modality, budget, seconds per generator step of the whole task, seconds of image evaluation
+    per run) for one suite task: the seeds of one (model, dataset), probed the way the suite trains
+    them (stacked on the vectorised path where the recipe allows, else one Trainer per seed).
+    Single-threaded like a suite worker; nothing is written."""
     import torch
 
-    from ganbench.train import Trainer
+    from ganbench.suite import is_vectorised
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        t = Trainer(cfg)
-        s_step = per_call(t.train_step, repeats=2)
+        if is_vectorised(cfgs[0]):
+            from ganbench.vectorised import GroupTrainer
+
+            gt = GroupTrainer(cfgs[0], [c.seed for c in cfgs])
+            return gt.dataset.modality, gt.budget, per_call(gt.train_step, repeats=2), 0.0
+        from ganbench.train import Trainer
+
+        t = Trainer(cfgs[0])
+        s_step = per_call(t.train_step, repeats=2) * len(cfgs)
         eval_s = 0.0
         if t.modality == "image" and _eval_images(t.budget) >= BIG_EVAL_IMAGES:
             from ganbench.evaluation.images import build_extractor, resolve_features
 
-            name = resolve_features(cfg.eval_options.get("extractor") or t.budget.features, t.dataset)
-            ext = build_extractor(name, device="cpu", dataset=t.dataset, data_dir=cfg.data_dir)
+            name = resolve_features(cfgs[0].eval_options.get("extractor") or t.budget.features, t.dataset)
+            ext = build_extractor(name, device="cpu", dataset=t.dataset, data_dir=cfgs[0].data_dir)
             eval_s = extractor_seconds_per_image(ext, t.dataset.shape) * _eval_images(t.budget)
         return t.modality, t.budget, s_step, eval_s
     finally:
@@ -101,26 +112,29 @@ def _probe_run(cfg: Any) -> tuple[str, Any, float, float]:
 
 
 def run_estimate(cfgs: list[Any], workers: int, device: Any) -> str:
-    """One line for ``ganbench run``: the suite's time, from probing one run per (model, dataset)."""
-    per_run: dict[tuple[str, str], float] = {}
-    smoke_runs: dict[tuple[str, str], float] = {}
+    """One line for ``ganbench run``: the suite's time, from probing each task (one (model, dataset)
+    and its seeds) the way the suite will train it."""
+    tasks: dict[tuple[str, str], list[Any]] = {}
     for c in cfgs:
-        pair = (c.model, c.dataset)
-        if pair in per_run:
-            continue
-        modality, budget, s_step, eval_s = _probe_run(c)
-        per_run[pair] = budget.steps * s_step + eval_s
-        overridden = any(v is not None for v in c.budget_overrides.values())
+        tasks.setdefault((c.model, c.dataset), []).append(c)
+    times, smoke_times = [], []
+    for task in tasks.values():
+        modality, budget, s_step, eval_s = _probe_task(task)
+        times.append(budget.steps * s_step + eval_s * len(task))
+        overridden = any(v is not None for v in task[0].budget_overrides.values())
         if budget.name != "smoke" and not overridden:  # time scales with steps and, roughly, the batch size
-            smoke = c.recipe().budget("smoke", modality)
-            smoke_runs[pair] = smoke.steps * s_step * smoke.batch_size / budget.batch_size
-    parallel = max(1, min(workers, len(cfgs)))
-    total = sum(per_run[(c.model, c.dataset)] for c in cfgs) / parallel
-    line = (f"estimate: {fmt_duration(total)} on {device_word(device)} for {len(cfgs)} run(s), {parallel} at a "
-            f"time (timed from a few training steps; start-up and small evaluations not included)")
-    if smoke_runs:
-        smoke_total = sum(smoke_runs[(c.model, c.dataset)] for c in cfgs) / parallel
-        line += f"; --budget smoke trains in {fmt_duration(smoke_total)}"
+            smoke = task[0].recipe().budget("smoke", modality)
+            smoke_times.append(smoke.steps * s_step * smoke.batch_size / budget.batch_size)
+    parallel = max(1, min(workers, len(tasks)))
+
+    def wall(ts: list[float]) -> float:  # the longest task bounds the wall time however many workers
+        return max(sum(ts) / parallel, max(ts))
+
+    line = (f"estimate: {fmt_duration(wall(times))} on {device_word(device)} for {len(cfgs)} run(s) in "
+            f"{len(tasks)} task(s), {parallel} at a time (timed from a few training steps; start-up and "
+            f"small evaluations not included)")
+    if smoke_times:
+        line += f"; --budget smoke trains in {fmt_duration(wall(smoke_times))}"
     return line
 
 

@@ -26,7 +26,6 @@ from ganbench.progress import SuiteDisplay
 from ganbench.records import ResultRecord
 
 
-
 @dataclass
 class RunOutcome:
     cfg: RunConfig
@@ -119,7 +118,7 @@ def _run_in_worker(task: list[RunConfig]) -> list[RunOutcome]:
     return run_task(task, 1, _WORKER_QUEUE)
 
 
-def _vectorised(cfg: RunConfig) -> bool:
+def is_vectorised(cfg: RunConfig) -> bool:
     from ganbench.vectorised import supports
 
     try:
@@ -150,9 +149,11 @@ def run_task(cfgs: list[RunConfig], threads: int | None = None, progress_queue: 
     where the recipe allows it (ganbench.vectorised), else one run after the other."""
     if threads:
         torch.set_num_threads(threads)
-    if _vectorised(cfgs[0]):
+    if is_vectorised(cfgs[0]):
         return _run_stacked(cfgs, progress_queue)
-    from ganbench.sweep.task import run_tracked  # run_one plus the task's state (task.json)
+    from ganbench.sweep.task import (
+        run_tracked,  # run_one plus the task's state (task.json)
+    )
 
     return [run_tracked(c, threads, progress_queue=progress_queue) for c in cfgs]
 
@@ -162,7 +163,7 @@ def run_single(cfg: RunConfig, threads: int | None = None, progress_queue: Any =
     allows (so a Ray or Slurm task equals the same seed trained in a local group), else run_one."""
     if threads:
         torch.set_num_threads(threads)
-    return _run_stacked([cfg], progress_queue)[0] if _vectorised(cfg) else run_one(cfg, threads, progress_queue)
+    return _run_stacked([cfg], progress_queue)[0] if is_vectorised(cfg) else run_one(cfg, threads, progress_queue)
 
 
 def default_workers(device: str) -> int:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
+from cli_fakes import (  # tests/ is on sys.path (rootdir conftest)
+    register_pixel_extractor,
+    run_cli,
+)
 
-
-from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
-from ganbench.estimate import CPU_DEFAULT_N, eval_estimate, fmt_duration
+from ganbench.estimate import CPU_DEFAULT_N, eval_estimate, fmt_duration, run_estimate
 
 EXT = register_pixel_extractor("test-pixels-estimate", pool=4)
 
@@ -84,4 +88,15 @@ def test_run_prints_an_estimate_before_training(tmp_path, monkeypatch, capsys):
     est = err.index("estimate: about")
     assert est < err.index("training started here")
     line = err[est:].splitlines()[0]
-    assert "for 2 run(s), 2 at a time" in line and "--budget smoke trains in about" in line
+    assert "for 2 run(s) in 1 task(s), 1 at a time" in line and "--budget smoke trains in about" in line
+
+
+def test_run_estimate_probes_each_task_as_the_suite_trains_it(tmp_path):
+    """unrolled trains only on the vectorised path: the estimate probes the stacked group, not a
+    per-seed Trainer (which refuses unrolled updates), and counts one task per (model, dataset)."""
+
+    base = RunConfig(model="unrolled", dataset="ring", budget="smoke", out_dir=tmp_path)
+    cfgs = [dataclasses.replace(base, model=m, seed=s) for m in ("unrolled", "gan") for s in (0, 1, 2)]
+    line = run_estimate(cfgs, 2, "cpu")
+    assert "for 6 run(s) in 2 task(s), 2 at a time" in line
+    assert not list(tmp_path.iterdir())  # the probe writes nothing
