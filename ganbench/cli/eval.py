@@ -179,15 +179,19 @@ def eval_cmd(target: str, **flags: Any) -> None:
     Images within a set must share one size (mixed sizes are an error); the sets may differ, as
     Inception resizes every image to 299x299.
     """
-    from ganbench.evaluation.target import evaluate_target
+    from ganbench.estimate import eval_target_estimate
+    from ganbench.evaluation.target import evaluate_over_seeds
+    from ganbench.presets import FINAL, get_preset
 
     t0 = time.perf_counter()
     f = SimpleNamespace(**flags)
     options, spec = _parse(target, f)
-    from ganbench.estimate import eval_target_estimate
-
-    scored = evaluate_target(spec, options, lambda line: click.echo(f"ganbench eval: {line}", err=True),
-                             eval_target_estimate)
+    preset = get_preset(f.preset) if f.preset is not None else None
+    # A preset that reports a statistic over evaluation seeds (fid50k_train: mimicry's mean ± std of
+    # 3) gets that many evaluations; without a preset, one.
+    scored = evaluate_over_seeds(spec, options, preset.eval_seeds if preset else 1,
+                                 preset.statistic if preset else FINAL,
+                                 lambda line: click.echo(f"ganbench eval: {line}", err=True), eval_target_estimate)
     for w in scored.warnings:
         click.echo(f"ganbench: warning: {w}", err=True)
     if f.save_samples is not None and scored.evaluation.samples is not None:
