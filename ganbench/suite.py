@@ -115,7 +115,9 @@ def _init_worker(parent_pid: int, progress_queue: Any) -> None:
 
 
 def _run_in_worker(task: list[RunConfig]) -> list[RunOutcome]:
-    return run_task(task, 1, _WORKER_QUEUE)
+    from ganbench.sweep.task import run_tracked
+
+    return run_tracked(task, 1, progress_queue=_WORKER_QUEUE)
 
 
 def is_vectorised(cfg: RunConfig) -> bool:
@@ -145,25 +147,13 @@ def _run_stacked(cfgs: list[RunConfig], progress_queue: Any = None) -> list[RunO
 
 
 def run_task(cfgs: list[RunConfig], threads: int | None = None, progress_queue: Any = None) -> list[RunOutcome]:
-    """One task of the suite: the seeds of one (model, dataset), stacked on the vectorised path
-    where the recipe allows it (ganbench.vectorised), else one run after the other."""
+    """One task (ganbench.sweep.manifest.task_groups): the seeds of one (model, dataset) stacked on
+    the vectorised path where the recipe allows it (ganbench.vectorised), else one run after the other."""
     if threads:
         torch.set_num_threads(threads)
     if is_vectorised(cfgs[0]):
         return _run_stacked(cfgs, progress_queue)
-    from ganbench.sweep.task import (
-        run_tracked,  # run_one plus the task's state (task.json)
-    )
-
-    return [run_tracked(c, threads, progress_queue=progress_queue) for c in cfgs]
-
-
-def run_single(cfg: RunConfig, threads: int | None = None, progress_queue: Any = None) -> RunOutcome:
-    """One seed, as the suite would train it: a stack of one on the vectorised path where the recipe
-    allows (so a Ray or Slurm task equals the same seed trained in a local group), else run_one."""
-    if threads:
-        torch.set_num_threads(threads)
-    return _run_stacked([cfg], progress_queue)[0] if is_vectorised(cfg) else run_one(cfg, threads, progress_queue)
+    return [run_one(c, threads, progress_queue) for c in cfgs]
 
 
 def default_workers(device: str) -> int:
@@ -192,9 +182,12 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
     outcomes: list[RunOutcome] = []
     display = SuiteDisplay({run_key(c): planned_steps(c) for c in cfgs}, enabled=base.progress)
     quiet = [dataclasses.replace(c, progress=False) for c in cfgs]  # the display shows their progress
-    # One task per (model, dataset): its seeds train stacked where the recipe allows (run_task).
-    tasks = [[c for c in quiet if (c.model, c.dataset) == key]
-             for key in dict.fromkeys((c.model, c.dataset) for c in quiet)]
+    # The plan's tasks (the same for every executor): a (model, dataset)'s seeds stacked where the
+    # recipe allows, else one task per seed; each keeps its state in task.json (run_tracked).
+    from ganbench.sweep.manifest import task_groups
+    from ganbench.sweep.task import run_tracked
+
+    tasks = task_groups(quiet)
     # Longest first (most generator steps), so a long task does not start last and leave a worker idle.
     tasks.sort(key=lambda task: -planned_steps(task[0]))
 
@@ -207,7 +200,7 @@ def run_suite(models: list[str], datasets: list[str], seeds: list[int], base: Ru
         q: Any = queue.Queue()
         with display.listen(q):
             for task in tasks:
-                finished(run_task(task, None, q))
+                finished(run_tracked(task, None, progress_queue=q))
     else:
         ctx = mp.get_context("spawn")  # fork after torch threads start is unsafe
         # A plain queue inherited at start-up, not a Manager: a manager's server process would

@@ -13,7 +13,8 @@ from ganbench.errors import GanbenchError
 
 _OPTIONS = [
     click.option("--plan", "plan", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                 help="Write the task manifest (one task per model, dataset, seed) to FILE and exit without "
+                 help="Write the task manifest (one task per model and dataset: its seeds stacked, or one task per "
+                      "seed where a recipe cannot stack them) to FILE and exit without "
                       "training; run a task with `ganbench run-task FILE --index I`."),
     click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray", "slurm"]),
                  help="local: process pool; ray: Ray tasks (extra 'ray'); slurm: a job array (extra 'slurm')."),
@@ -61,20 +62,23 @@ def run_task_cmd(plan_file: Path, index: int | None, threads: int | None) -> Non
     """Run task INDEX of PLAN_FILE: skipped when done, resumed from its checkpoint when interrupted."""
     import os
 
-    from ganbench.sweep.task import run_task
+    from ganbench.sweep.manifest import load_plan
+    from ganbench.sweep.task import run_task_of_plan
 
     if index is None:
         if "SLURM_ARRAY_TASK_ID" not in os.environ:
             raise GanbenchError("give --index I (or run inside a Slurm job array)")
         index = int(os.environ["SLURM_ARRAY_TASK_ID"])
-    out = run_task(plan_file, index, threads)
-    name = f"task {index} ({out.cfg.model}/{out.cfg.dataset}/seed{out.cfg.seed})"
-    if out.error:
+    outcomes = run_task_of_plan(plan_file, index, threads)
+    name = f"task {index} ({load_plan(plan_file).task(index).label})"
+    failed = [o for o in outcomes if o.error]
+    if failed:
         from ganbench.sweep.status import last_error_line
 
-        raise GanbenchError(f"{name} failed: {last_error_line(out.error)}")
-    click.echo(f"{name}: " + ("already done, skipped" if out.skipped else f"done in {out.wall_s:.1f} s")
-               + f"; records in {out.cfg.run_dir()}")
+        raise GanbenchError(f"{name} failed: {last_error_line(failed[0].error)}")
+    where = outcomes[0].cfg.run_dir().parent if len(outcomes) > 1 else outcomes[0].cfg.run_dir()
+    click.echo(f"{name}: " + ("already done, skipped" if all(o.skipped for o in outcomes)
+                              else f"done in {max(o.wall_s for o in outcomes):.1f} s") + f"; records in {where}")
 
 
 @cli.command("status")
@@ -90,7 +94,7 @@ def status_cmd(run_dir: Path) -> None:
     for t in statuses:
         if t.state != "done":
             k = t.task
-            click.echo(f"  {t.state:<11} [{k.index}] {k.model}/{k.dataset}/seed{k.seed}"
+            click.echo(f"  {t.state:<11} [{k.index}] {k.label}"
                        + (f": {t.detail}" if t.detail else ""))
     if counts["failed"] or counts["interrupted"]:
         from ganbench.layout import SuiteLayout

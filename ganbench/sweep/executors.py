@@ -1,6 +1,7 @@
 """Executors of a plan: Ray tasks or a Slurm job array (the local one is suite.py's process pool).
 
-Each executor runs ``run_tracked`` per task, so every task resumes from its checkpoint when a
+Each executor runs ``run_tracked`` per task of the plan (a seed group or one seed, as the local pool
+cuts the grid: ganbench.sweep.manifest.task_groups), so every task resumes from its checkpoint when a
 worker dies or a job is requeued, and skips itself when done. The driver appends each finished
 task's records to the run directory's records.jsonl as it arrives: a driver crash loses nothing
 that finished (and the tasks' own run directories hold their records in any case).
@@ -67,14 +68,15 @@ class ExecutorOptions:
                                 "(or --slurm-cluster local to try the job array on this machine)")
 
 
-def _failed(cfg: RunConfig, error: str):
+def _failed(cfgs: list[RunConfig], error: str) -> list:
     from ganbench.suite import RunOutcome
     from ganbench.sweep.task import read_state, write_state
 
-    state = read_state(cfg.run_dir()) or {}
-    if state.get("state") != "done":
-        write_state(cfg.run_dir(), **{**state, "state": "failed", "error": error})
-    return RunOutcome(cfg, [], 0.0, error=error)
+    for c in cfgs:
+        state = read_state(c.run_dir()) or {}
+        if state.get("state") != "done":
+            write_state(c.run_dir(), **{**state, "state": "failed", "error": error})
+    return [RunOutcome(c, [], 0.0, error=error) for c in cfgs]
 
 
 class _Gatherer:
@@ -84,13 +86,13 @@ class _Gatherer:
         self.path = SuiteLayout(Path(plan.base["out_dir"])).records
         self.bar = tqdm(total=len(plan.tasks), unit="task", desc="sweep", dynamic_ncols=True, disable=not progress)
 
-    def __call__(self, outcome) -> None:
+    def __call__(self, label: str, outcomes: list) -> None:
         from ganbench.records import ResultRecord, append_record
 
-        for r in outcome.records:
-            append_record(self.path, ResultRecord.from_dict(r))
-        c = outcome.cfg
-        self.bar.set_postfix_str(f"{'failed' if outcome.error else 'done'} {c.model}/{c.dataset}/seed{c.seed}")
+        for o in outcomes:
+            for r in o.records:
+                append_record(self.path, ResultRecord.from_dict(r))
+        self.bar.set_postfix_str(f"{'failed' if any(o.error for o in outcomes) else 'done'} {label}")
         self.bar.update(1)
 
     def close(self) -> None:
@@ -101,13 +103,13 @@ def _task_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(_SHARED_ENV_PREFIX)}
 
 
-def _ray_task(cfg: RunConfig, threads: int, tid: str):
+def _ray_task(cfgs: list[RunConfig], threads: int, tid: str) -> list:
     from ganbench.sweep.task import run_tracked
 
-    return run_tracked(cfg, threads, tid)
+    return run_tracked(cfgs, threads, tid)
 
 
-def run_ray(plan: Plan, opts: ExecutorOptions, on_done: Callable[[Any], None]) -> list:
+def run_ray(plan: Plan, opts: ExecutorOptions, on_done: Callable[[str, list], None]) -> list:
     """Each task a Ray task with its CPU/GPU request, retried (and resumed) when its worker dies."""
     import ray
 
@@ -117,23 +119,23 @@ def run_ray(plan: Plan, opts: ExecutorOptions, on_done: Callable[[Any], None]) -
     try:
         remote = ray.remote(num_cpus=opts.cpus_per_task, num_gpus=opts.ray_gpus, max_retries=opts.max_retries,
                             retry_exceptions=False)(_ray_task)
-        refs = {remote.remote(plan.config(t.index), opts.cpus_per_task, t.id): t.index for t in plan.tasks}
+        refs = {remote.remote(plan.configs(t.index), opts.cpus_per_task, t.id): t for t in plan.tasks}
         outcomes, pending = [], list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            cfg = plan.config(refs[done[0]])
+            task = refs[done[0]]
             try:
                 out = ray.get(done[0])
             except ray.exceptions.RayError as e:  # retries exhausted: the task failed, the sweep goes on
-                out = _failed(cfg, f"{type(e).__name__}: {str(e).strip().splitlines()[-1]}")
-            outcomes.append(out)
-            on_done(out)
+                out = _failed(plan.configs(task.index), f"{type(e).__name__}: {str(e).strip().splitlines()[-1]}")
+            outcomes += out
+            on_done(task.label, out)
         return outcomes
     finally:
         ray.shutdown()
 
 
-def run_slurm(plan: Plan, opts: ExecutorOptions, plan_path: Path, on_done: Callable[[Any], None]) -> list:
+def run_slurm(plan: Plan, opts: ExecutorOptions, plan_path: Path, on_done: Callable[[str, list], None]) -> list:
     """One Slurm job array through submitit; a job preempted or timed out is requeued and resumes."""
     import submitit
 
@@ -150,14 +152,14 @@ def run_slurm(plan: Plan, opts: ExecutorOptions, plan_path: Path, on_done: Calla
     outcomes = []
     poll = 1.0 if opts.slurm_cluster == "local" else 15.0
     for job in submitit.helpers.as_completed(jobs, poll_frequency=poll):
-        cfg = plan.config(index[job.job_id])
+        task = plan.task(index[job.job_id])
         try:
             out = job.result()
         except Exception as e:  # submitit's FailedJobError/UncompletedJobError: the job's last words
             lines = [s for s in str(e).strip().splitlines() if s.strip()]
-            out = _failed(cfg, f"{type(e).__name__}: {lines[-1] if lines else ''} (logs: {folder})")
-        outcomes.append(out)
-        on_done(out)
+            out = _failed(plan.configs(task.index), f"{type(e).__name__}: {lines[-1] if lines else ''} (logs: {folder})")
+        outcomes += out
+        on_done(task.label, out)
     return outcomes
 
 

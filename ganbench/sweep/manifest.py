@@ -1,6 +1,12 @@
-"""The manifest (plan) of a sweep: one task per (model, dataset, seed), each with a stable id.
+"""The manifest (plan) of a sweep: the tasks every executor runs, each with a stable id.
 
-The id hashes what decides a task's numbers (recipe, resolved budget, dataset identity, seed,
+A task is what the suite trains in one go: the seeds of one (model, dataset) stacked into one
+network where the recipe runs on the vectorised path (ganbench.vectorised), else one seed. Local
+pool, Ray and Slurm all run these same tasks, so their records agree to the last digit: a seed
+trained in a stack of ten and the same seed trained alone differ in the last float bits, which
+training amplifies.
+
+The id hashes what decides a task's numbers (recipe, resolved budget, dataset identity, seeds,
 evaluation options, ganbench version), so a plan rebuilt from the same command gets the same ids
 and a run directory can tell whether its checkpoint belongs to the task.
 """
@@ -21,7 +27,7 @@ from ganbench.layout import PLAN
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_write_text
 
-PLAN_FORMAT = "ganbench-plan/1"
+PLAN_FORMAT = "ganbench-plan/2"  # 2: a task holds a seed group
 PLAN_FILE = PLAN  # every run directory keeps its plan, for `ganbench status` and `run-task` (ganbench.layout)
 # RunConfig fields shared by every task of a plan (model, dataset, seed vary per task).
 _BASE_FIELDS = ("budget", "out_dir", "data_dir", "device", "recipe_overrides", "budget_overrides", "eval_options")
@@ -29,12 +35,20 @@ _BASE_FIELDS = ("budget", "out_dir", "data_dir", "device", "recipe_overrides", "
 
 @dataclass(frozen=True)
 class Task:
+    """One unit of work: ``seeds`` of one (model, dataset), trained together; ``run_dirs[i]`` is
+    seed ``seeds[i]``'s run directory, where its checkpoint, records and task.json live."""
+
     index: int
     id: str
     model: str
     dataset: str
-    seed: int
-    run_dir: str
+    seeds: tuple[int, ...]
+    run_dirs: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        seeds = f"seed{self.seeds[0]}" if len(self.seeds) == 1 else "seeds " + ",".join(map(str, self.seeds))
+        return f"{self.model}/{self.dataset}/{seeds}"
 
 
 @dataclass
@@ -43,24 +57,19 @@ class Plan:
     tasks: list[Task]
     version: str = __version__
 
-    def config(self, index: int, resume: bool = True) -> RunConfig:
-        """The RunConfig of task ``index``; tasks always resume what is on disk."""
+    def configs(self, index: int, resume: bool = True) -> list[RunConfig]:
+        """The RunConfigs of task ``index``, one per seed; tasks always resume what is on disk."""
         t = self.task(index)
         b = dict(self.base)
         b["out_dir"] = Path(b["out_dir"])
-        return RunConfig(model=t.model, dataset=t.dataset, seed=t.seed, resume=resume, progress=False, **b)
+        return [RunConfig(model=t.model, dataset=t.dataset, seed=s, resume=resume, progress=False, **b)
+                for s in t.seeds]
 
     def task(self, index: int) -> Task:
         if not 0 <= index < len(self.tasks):
             raise GanbenchError(f"task index {index} out of range: the plan has {len(self.tasks)} tasks "
                                 f"(0..{len(self.tasks) - 1})")
         return self.tasks[index]
-
-    def index_of(self, cfg: RunConfig) -> int:
-        for t in self.tasks:
-            if (t.model, t.dataset, t.seed) == (cfg.model, cfg.dataset, cfg.seed):
-                return t.index
-        raise GanbenchError(f"{cfg.model}/{cfg.dataset}/seed{cfg.seed} is not in the plan")
 
     def to_json(self) -> str:
         d = {"format": PLAN_FORMAT, "ganbench": self.version, "base": self.base,
@@ -83,14 +92,29 @@ def _dataset_facts(name: str, data_dir: str | None) -> tuple[str, str]:
     return ds.identity(), ds.modality
 
 
-def task_id(cfg: RunConfig) -> str:
+def task_id(cfgs: list[RunConfig]) -> str:
     """sha256 (first 16 hex digits) of everything that decides the task's records."""
+    cfg = cfgs[0]
     recipe = cfg.recipe()
     identity, modality = _dataset_facts(cfg.dataset, cfg.data_dir)
     budget = cfg.resolve_budget(recipe, modality)
     parts = {"recipe": recipe.to_dict(), "budget": dataclasses.asdict(budget), "dataset": identity,
-             "seed": cfg.seed, "eval_options": cfg.eval_options, "ganbench": __version__}
+             "seeds": [c.seed for c in cfgs], "eval_options": cfg.eval_options, "ganbench": __version__}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def task_groups(cfgs: list[RunConfig]) -> list[list[RunConfig]]:
+    """The grid cut into tasks, in grid order: each (model, dataset)'s seeds as one group where
+    the recipe trains stacked (ganbench.suite.is_vectorised), else one task per seed."""
+    from ganbench.suite import is_vectorised
+
+    pairs: dict[tuple[str, str], list[RunConfig]] = {}
+    for c in cfgs:
+        pairs.setdefault((c.model, c.dataset), []).append(c)
+    groups: list[list[RunConfig]] = []
+    for group in pairs.values():
+        groups += [group] if is_vectorised(group[0]) else [[c] for c in group]
+    return groups
 
 
 def build_plan(cfgs: list[RunConfig]) -> Plan:
@@ -99,11 +123,10 @@ def build_plan(cfgs: list[RunConfig]) -> Plan:
         raise GanbenchError("the grid is empty")
     base = {k: getattr(cfgs[0], k) for k in _BASE_FIELDS}
     base["out_dir"] = str(Path(base["out_dir"]).resolve())  # run-task may start in any directory
-    tasks = []
-    for i, c in enumerate(cfgs):
-        if any(getattr(c, k) != getattr(cfgs[0], k) for k in _BASE_FIELDS if k != "out_dir"):
-            raise GanbenchError("a plan's tasks must share budget, overrides and evaluation options")
-        tasks.append(Task(i, task_id(c), c.model, c.dataset, c.seed, str(Path(c.run_dir()).resolve())))
+    if any(getattr(c, k) != getattr(cfgs[0], k) for c in cfgs for k in _BASE_FIELDS if k != "out_dir"):
+        raise GanbenchError("a plan's tasks must share budget, overrides and evaluation options")
+    tasks = [Task(i, task_id(g), g[0].model, g[0].dataset, tuple(c.seed for c in g),
+                  tuple(str(Path(c.run_dir()).resolve()) for c in g)) for i, g in enumerate(task_groups(cfgs))]
     return Plan(base, tasks)
 
 
@@ -116,9 +139,12 @@ def load_plan(path: str | Path) -> Plan:
         raise GanbenchError(f"no plan at {path}; write one with `ganbench run ... --plan FILE`")
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
+        if str(d.get("format", "")).startswith("ganbench-plan/") and d["format"] != PLAN_FORMAT:
+            raise GanbenchError(f"{path}: a {d['format']} plan from an older ganbench (this one reads {PLAN_FORMAT}); "
+                                f"write a new plan with `ganbench run ... --plan FILE`")
         if d.get("format") != PLAN_FORMAT:
             raise GanbenchError(f"{path}: not a ganbench plan (format {d.get('format')!r})")
-        tasks = [Task(**t) for t in d["tasks"]]
+        tasks = [Task(**{**t, "seeds": tuple(t["seeds"]), "run_dirs": tuple(t["run_dirs"])}) for t in d["tasks"]]
         base = {k: d["base"][k] for k in _BASE_FIELDS}
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
         raise GanbenchError(f"{path}: not a valid ganbench plan ({type(e).__name__}: {e})") from None

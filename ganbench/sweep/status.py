@@ -35,8 +35,7 @@ def last_error_line(error: str | None) -> str:
     return lines[-1] if lines else "(no message)"
 
 
-def task_status(task: Task) -> TaskStatus:
-    st = read_state(task.run_dir)
+def _seed_status(task: Task, st: dict | None) -> TaskStatus:
     if st is None:
         return TaskStatus(task, "pending")
     state = st.get("state", "unknown")
@@ -51,6 +50,17 @@ def task_status(task: Task) -> TaskStatus:
             return TaskStatus(task, "interrupted", where)
         return TaskStatus(task, "running", where)
     return TaskStatus(task, state if state in STATES else "pending")
+
+
+def task_status(task: Task) -> TaskStatus:
+    """A task's state from its seeds' task.json: done when every seed is; otherwise the first
+    seed that failed, is running or was interrupted, else pending."""
+    seeds = [_seed_status(task, read_state(d)) for d in task.run_dirs]
+    for state in ("failed", "interrupted", "running", "pending"):
+        hit = [s for s in seeds if s.state == state]
+        if hit:
+            return hit[0]
+    return seeds[0]
 
 
 def sweep_status(run_dir: str | Path) -> tuple[Plan, list[TaskStatus]]:
@@ -71,6 +81,6 @@ def record_sources(paths: list[Path]) -> list[Path]:
         if SuiteLayout(p).records.is_file():
             out.append(SuiteLayout(p).records)
         _, statuses = sweep_status(p)
-        done = [RunLayout(Path(s.task.run_dir)).records for s in statuses if s.state == "done"]
+        done = [RunLayout(Path(d)).records for s in statuses if s.state == "done" for d in s.task.run_dirs]
         out += [f for f in done if f.is_file()]
     return out

@@ -1,8 +1,8 @@
-"""Run one task of a plan idempotently, and keep its state in the task's run directory.
+"""Run one task of a plan idempotently, and keep its state in its seeds' run directories.
 
-``task.json`` says done / running / failed (with the error), which process ran it and how often
-it started; a finished task is skipped without building anything, an interrupted one resumes
-from its checkpoint (Trainer's exact resume).
+Each seed's ``task.json`` says done / running / failed (with the error), which task and process ran
+it and how often it started; a finished task is skipped without building anything, an interrupted
+one resumes from its checkpoints (exact resume, per seed or per stacked group).
 """
 
 from __future__ import annotations
@@ -42,50 +42,54 @@ def write_state(run_dir: str | Path, **state: Any) -> None:
     atomic_write_text(RunLayout(Path(run_dir)).task_state, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
-def _skipped(cfg: RunConfig):
+def _skipped(cfgs: list[RunConfig]) -> list:
     from ganbench.suite import RunOutcome
 
-    recs = [r.__dict__ for r in cfg.layout().read_records()]
-    return RunOutcome(cfg, recs, 0.0, skipped=True)
+    return [RunOutcome(c, [r.__dict__ for r in c.layout().read_records()], 0.0, skipped=True) for c in cfgs]
 
 
-def run_tracked(cfg: RunConfig, threads: int | None = None, task_id: str | None = None,
-                progress_queue: Any = None):
-    """suite.run_one with the task's state kept in task.json; a task already done is not run again."""
-    from ganbench.suite import run_one, run_single
+def _done(cfg: RunConfig, state: dict[str, Any] | None, task_id: str) -> bool:
+    return bool(state) and state.get("state") == "done" and state.get("id") == task_id and cfg.layout().records.exists()
+
+
+def run_tracked(cfgs: list[RunConfig], threads: int | None = None, task_id: str | None = None,
+                progress_queue: Any = None) -> list:
+    """suite.run_task (the seeds of one task, stacked where the recipe allows) with the task's state
+    kept in each seed's task.json; a task already done is not run again."""
+    from ganbench.suite import run_task
     from ganbench.sweep.manifest import task_id as compute_id
 
-    layout = cfg.layout()
-    run_dir = layout.root
-    if not cfg.resume and layout.checkpoint.exists():
-        return run_one(cfg, threads)  # refuses to overwrite; the finished task's state stays as it is
-    task_id = task_id or compute_id(cfg)
-    prev = read_state(run_dir) or {}
-    if cfg.resume and prev.get("state") == "done" and prev.get("id") == task_id and layout.records.exists():
-        return _skipped(cfg)
-    attempt = int(prev.get("attempt", 0)) + 1
-    common = {"id": task_id, "model": cfg.model, "dataset": cfg.dataset, "seed": cfg.seed, "attempt": attempt,
-              "host": socket.gethostname(), "pid": os.getpid(), "started_utc": _now()}
-    write_state(run_dir, state="running", **common)
+    if not cfgs[0].resume and any(c.layout().checkpoint.exists() for c in cfgs):
+        return run_task(cfgs, threads)  # refuses to overwrite; the finished task's state stays as it is
+    task_id = task_id or compute_id(cfgs)
+    prev = [read_state(c.layout().root) or {} for c in cfgs]
+    if cfgs[0].resume and all(_done(c, p, task_id) for c, p in zip(cfgs, prev)):
+        return _skipped(cfgs)
+    attempt = max(int(p.get("attempt", 0)) for p in prev) + 1
+    common = {"id": task_id, "model": cfgs[0].model, "dataset": cfgs[0].dataset, "seeds": [c.seed for c in cfgs],
+              "attempt": attempt, "host": socket.gethostname(), "pid": os.getpid(), "started_utc": _now()}
+    for c in cfgs:
+        write_state(c.layout().root, state="running", seed=c.seed, **common)
     cpu0 = time.process_time()
-    outcome = run_single(cfg, threads, progress_queue)
+    outcomes = run_task(cfgs, threads, progress_queue)
     common.update(cpu_s=round(time.process_time() - cpu0, 3), finished_utc=_now())
-    if outcome.error:
-        write_state(run_dir, state="failed", error=outcome.error, **common)
-    else:
-        write_state(run_dir, state="done", wall_s=round(outcome.wall_s, 3), **common)
-    return outcome
+    for o in outcomes:
+        if o.error:
+            write_state(o.cfg.layout().root, state="failed", error=o.error, seed=o.cfg.seed, **common)
+        else:
+            write_state(o.cfg.layout().root, state="done", wall_s=round(o.wall_s, 3), seed=o.cfg.seed, **common)
+    return outcomes
 
 
-def run_task(plan_path: str | Path, index: int, threads: int | None = None):
+def run_task_of_plan(plan_path: str | Path, index: int, threads: int | None = None) -> list:
     """Run task ``index`` of the plan at ``plan_path`` (resuming, or skipping it when done)."""
     from ganbench.sweep.manifest import load_plan, task_id
 
     plan = load_plan(plan_path)
     task = plan.task(index)
-    cfg = plan.config(index)
-    now = task_id(cfg)
+    cfgs = plan.configs(index)
+    now = task_id(cfgs)
     if now != task.id:
-        raise GanbenchError(f"task {index} ({task.model}/{task.dataset}/seed{task.seed}) no longer matches the "
-                            f"plan: recipe, budget, data or ganbench changed (id {now} != {task.id}); write a new plan")
-    return run_tracked(cfg, threads, task.id)
+        raise GanbenchError(f"task {index} ({task.label}) no longer matches the plan: recipe, budget, data or "
+                            f"ganbench changed (id {now} != {task.id}); write a new plan")
+    return run_tracked(cfgs, threads, task.id)

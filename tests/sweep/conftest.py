@@ -1,4 +1,5 @@
-"""A smoke grid of 6 mixture tasks shared by the sweep tests, and helpers to run the CLI."""
+"""A smoke grid of 6 mixture tasks (each a stacked group of 2 seeds) shared by the sweep tests, and
+helpers to run the CLI."""
 
 import os
 import subprocess
@@ -9,10 +10,11 @@ import pytest
 from ganbench.records import read_records
 
 CMD = [sys.executable, "-m", "ganbench.cli"]
-# 2 models x 3 seeds on the grid mixture, 80 steps each (seconds per task), checkpoints every 5
-# steps so that a worker killed mid-task leaves something to resume from.
-GRID = ["--models", "gan,wgan-gp", "--dataset", "grid", "--seeds", "0,1,2", "--budget", "smoke",
+# 3 models x 2 mixtures, seeds 0 and 1 stacked in each task (6 tasks), 80 steps each (seconds per
+# task), checkpoints every 5 steps so that a worker killed mid-task leaves something to resume from.
+GRID = ["--models", "gan,wgan-gp,lsgan", "--dataset", "grid,ring", "--seeds", "0,1", "--budget", "smoke",
         "--steps", "80", "--eval-every", "40", "--checkpoint-every", "5", "--quiet"]
+GRID_TASKS, GRID_SEEDS = 6, 2
 GRID_STEPS = 80
 
 
@@ -42,7 +44,8 @@ def cli_inproc(capsys, *args) -> tuple[int, str, str]:
 
 
 def running_task(out, min_step=1, max_step=None):
-    """(task.json state, checkpoint step) of a task now running in ``out`` past its first checkpoint."""
+    """(task.json state, checkpoint step, seed directory) of a task now running in ``out`` past its
+    first checkpoint."""
     from ganbench.sweep.task import read_state
     from ganbench.train import CHECKPOINT, load_checkpoint
 
@@ -56,7 +59,7 @@ def running_task(out, min_step=1, max_step=None):
         except Exception:  # being replaced right now
             continue
         if step >= min_step and (max_step is None or step < max_step):
-            return st, step
+            return st, step, state_file.parent
     return None
 
 

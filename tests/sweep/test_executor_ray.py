@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CMD, GRID, GRID_STEPS, cli_env, metrics_by_key, running_task
+from conftest import CMD, GRID, GRID_SEEDS, GRID_STEPS, GRID_TASKS, cli_env, metrics_by_key, running_task
 
 pytest.importorskip("ray", reason="the 'ray' extra is not installed (pip install 'ganbench[ray]')")
 RAY = str(Path(sys.executable).parent / "ray")
@@ -47,9 +47,6 @@ def ray_cluster():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known defect (issue 8): a Ray task trains one seed as a stack of one, the "
-                   "local pool trains each (model, dataset)'s seeds as one stack, and the two differ in the last "
-                   "float bits (7e-9 after 40 steps), which training amplifies; Ray tasks must become seed groups")
 def test_ray_grid_survives_a_killed_worker_and_equals_local(ray_cluster, local_grid, tmp_path):
     out = tmp_path / "ray"
     driver = subprocess.Popen(CMD + ["run", *GRID, "--executor", "ray", "--ray-address", ray_cluster,
@@ -60,20 +57,20 @@ def test_ray_grid_survives_a_killed_worker_and_equals_local(ray_cluster, local_g
     while killed is None and time.time() < deadline and driver.poll() is None:
         found = running_task(out, min_step=5, max_step=GRID_STEPS - 10)
         if found:
-            state, step = found
+            state, step, seed_dir = found
             os.kill(state["pid"], signal.SIGKILL)  # the Ray worker process running this task
-            killed = (state["model"], state["seed"], step)
+            killed = (seed_dir, step)
         time.sleep(0.05)
     _, stderr = driver.communicate(timeout=600)
     assert killed, "no task was caught mid-run, so nothing was killed"
     assert driver.returncode == 0, stderr[-3000:]
 
     ray_metrics, local_metrics = metrics_by_key(out), metrics_by_key(local_grid)
-    assert len(ray_metrics) == 12  # 6 tasks x 2 evaluations
+    assert len(ray_metrics) == GRID_TASKS * GRID_SEEDS * 2  # 2 evaluations per seed
     assert ray_metrics == local_metrics
-    task_dir = out / killed[0] / "grid" / f"seed{killed[1]}"
     from ganbench.sweep.task import read_state
 
-    assert read_state(task_dir)["attempt"] == 2, "the killed task was retried once, from its checkpoint"
-    assert "6 done" in subprocess.run(CMD + ["status", str(out)], capture_output=True, text=True,
+    for seed_dir in killed[0].parent.glob("seed*"):  # every seed of the killed group was retried with it
+        assert read_state(seed_dir)["attempt"] == 2, "the killed task was retried once, from its checkpoint"
+    assert f"{GRID_TASKS} done" in subprocess.run(CMD + ["status", str(out)], capture_output=True, text=True,
                                       env=cli_env()).stdout

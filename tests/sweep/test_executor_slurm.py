@@ -25,11 +25,11 @@ def _run_and_preempt(out, extra, deadline_s=600):
     while preempted is None and time.time() < deadline and driver.poll() is None:
         found = running_task(out, min_step=5, max_step=GRID_STEPS - 10)
         if found:
-            state, step = found
+            state, step, seed_dir = found
             # SIGUSR2 is what Slurm sends before a time-out (submitit's --signal), and what the local
             # executor forwards: the job checkpoints its call and is requeued.
             os.kill(state["pid"], LocalJobEnvironment._usr_sig())
-            preempted = (state["model"], state["seed"], step)
+            preempted = (seed_dir, step)
         time.sleep(0.05)
     _, stderr = driver.communicate(timeout=deadline_s)
     assert driver.returncode == 0, stderr[-3000:]
@@ -42,7 +42,7 @@ def test_slurm_executor_through_submitits_local_executor(local_grid, tmp_path):
     preempted = _run_and_preempt(out, ["--slurm-cluster", "local"])
     assert preempted, "no task was caught mid-run, so nothing was preempted"
     assert metrics_by_key(out) == metrics_by_key(local_grid)
-    state = read_state(out / preempted[0] / "grid" / f"seed{preempted[1]}")
+    state = read_state(preempted[0])
     assert state["state"] == "done" and state["attempt"] == 2, "requeued once, resumed from the checkpoint"
     assert list((out / "slurm").rglob("*_log.err")), "submitit keeps each job's logs in <out>/slurm"
 
@@ -64,5 +64,5 @@ def test_real_slurm_job_array_equals_local(local_grid, tmp_path):
                                        "--slurm-parallelism", "2"])
     assert preempted, "no task was caught mid-run, so nothing was preempted"
     assert metrics_by_key(out) == metrics_by_key(local_grid)
-    state = read_state(out / preempted[0] / "grid" / f"seed{preempted[1]}")
+    state = read_state(preempted[0])
     assert state["state"] == "done" and state["attempt"] == 2, "requeued by Slurm, resumed from the checkpoint"

@@ -1,4 +1,5 @@
-"""`ganbench run-task`: idempotent, resumes a killed task exactly; `ganbench status` and `report` over it."""
+"""`ganbench run-task`: idempotent, resumes a killed task exactly; `ganbench status` and `report` over it.
+A task is a (model, dataset)'s seeds stacked where the recipe allows (gan here), else one seed."""
 
 import signal
 import subprocess
@@ -8,10 +9,11 @@ import pytest
 from conftest import CMD, cli_env, cli_inproc, metrics_by_key, run_cli
 
 import ganbench.suite
-from ganbench.sweep.task import read_state, run_task
+from ganbench.sweep.manifest import load_plan
+from ganbench.sweep.task import read_state, run_task_of_plan
 from ganbench.train import CHECKPOINT, load_checkpoint
 
-SMALL = ["--models", "gan", "--dataset", "grid", "--seeds", "0,1", "--budget", "smoke",
+SMALL = ["--models", "gan", "--dataset", "grid,ring", "--seeds", "0,1", "--budget", "smoke",
          "--steps", "40", "--eval-every", "20", "--quiet"]
 
 
@@ -22,19 +24,29 @@ def test_plan_writes_tasks_without_training(tmp_path):
     assert not list((tmp_path / "run").rglob(CHECKPOINT)) and not (tmp_path / "run" / "gan").exists()
 
 
+def test_plan_tasks_are_seed_groups(tmp_path, capsys):
+    cli_inproc(capsys, "run", *SMALL, "--out", tmp_path / "run", "--plan", tmp_path / "plan.json")
+    plan = load_plan(tmp_path / "plan.json")
+    assert [(t.dataset, t.seeds) for t in plan.tasks] == [("grid", (0, 1)), ("ring", (0, 1))]
+    assert plan.tasks[1].label == "gan/ring/seeds 0,1"
+
+
 def test_run_task_twice_does_no_work_the_second_time(tmp_path, monkeypatch, capsys):
     cli_inproc(capsys, "run", *SMALL, "--out", tmp_path / "run", "--plan", tmp_path / "plan.json")
-    first = run_task(tmp_path / "plan.json", 1, threads=1)
-    assert not first.error and not first.skipped and {r["step"] for r in first.records} == {20, 40}
-    ck = tmp_path / "run" / "gan" / "grid" / "seed1" / CHECKPOINT
+    first = run_task_of_plan(tmp_path / "plan.json", 1, threads=1)
+    assert [o.cfg.seed for o in first] == [0, 1]
+    assert not any(o.error or o.skipped for o in first) and all({r["step"] for r in o.records} == {20, 40}
+                                                                for o in first)
+    ck = tmp_path / "run" / "gan" / "ring" / "seed1" / CHECKPOINT
     stamp = ck.stat().st_mtime_ns
 
     def no_training(*a, **k):
         raise AssertionError("a finished task was run again")
 
     monkeypatch.setattr(ganbench.suite, "run_one", no_training)
-    second = run_task(tmp_path / "plan.json", 1, threads=1)
-    assert second.skipped and second.records == first.records
+    monkeypatch.setattr(ganbench.suite, "run_task", no_training)
+    second = run_task_of_plan(tmp_path / "plan.json", 1, threads=1)
+    assert all(o.skipped for o in second) and [o.records for o in second] == [o.records for o in first]
     assert ck.stat().st_mtime_ns == stamp and read_state(ck.parent)["attempt"] == 1
     code, out, _ = cli_inproc(capsys, "run-task", tmp_path / "plan.json", "--index", 1)
     assert code == 0 and "already done, skipped" in out
@@ -72,7 +84,7 @@ def test_status_and_report_over_a_run_directory_without_a_driver(tmp_path, capsy
     out = cli_inproc(capsys, "status", tmp_path / "run")[1]
     assert "2 tasks: 0 done" in out and "2 pending" in out
     run_cli("run-task", tmp_path / "plan.json", "--index", 0)
-    ck = tmp_path / "run" / "gan" / "grid" / "seed1" / CHECKPOINT  # task 1 finds a damaged checkpoint
+    ck = tmp_path / "run" / "gan" / "ring" / "seed1" / CHECKPOINT  # task 1 finds a damaged checkpoint
     ck.parent.mkdir(parents=True)
     ck.write_bytes(b"not a checkpoint")
     bad = run_cli("run-task", tmp_path / "plan.json", "--index", 1, check=False)
