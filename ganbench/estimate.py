@@ -78,6 +78,16 @@ def _eval_images(budget: Any) -> int:
     return len(budget.eval_steps()) * budget.n_eval + budget.n_real
 
 
+def _schedule_scale(recipe: Any, steps: int, probed: int = 3) -> float:
+    """Budget-average cost of a generator step over the cost of the first ``probed`` ones, which the
+    probe times: WGAN's 100 critic steps for the first 25 generator steps (Arjovsky et al. 2017)
+    would otherwise make the whole run look 20x longer. A generator step costs about one critic step."""
+    every = max(1, steps // 5000)
+    mean = float(np.mean([recipe.n_dis_at(s) for s in range(0, steps, every)])) if steps else 1.0
+    first = float(np.mean([recipe.n_dis_at(s) for s in range(probed)]))
+    return (1.0 + mean) / (1.0 + first)
+
+
 def _probe_task(cfgs: list[Any]) -> tuple[str, Any, float, float]:
     """(modality, budget, seconds per generator step of the whole task, seconds of image evaluation
     per run) for one suite task: the seeds of one (model, dataset), probed the way the suite trains
@@ -94,11 +104,12 @@ def _probe_task(cfgs: list[Any]) -> tuple[str, Any, float, float]:
             from ganbench.vectorised import GroupTrainer
 
             gt = GroupTrainer(cfgs[0], [c.seed for c in cfgs])
-            return gt.dataset.modality, gt.budget, per_call(gt.train_step, repeats=2), 0.0
+            s_step = per_call(gt.train_step, repeats=2) * _schedule_scale(gt.recipe, gt.budget.steps)
+            return gt.dataset.modality, gt.budget, s_step, 0.0
         from ganbench.train import Trainer
 
         t = Trainer(cfgs[0])
-        s_step = per_call(t.train_step, repeats=2) * len(cfgs)
+        s_step = per_call(t.train_step, repeats=2) * len(cfgs) * _schedule_scale(t.recipe, t.budget.steps)
         eval_s = 0.0
         if t.modality == "image" and _eval_images(t.budget) >= BIG_EVAL_IMAGES:
             from ganbench.evaluation.images import build_extractor, resolve_features

@@ -100,3 +100,16 @@ def test_run_estimate_probes_each_task_as_the_suite_trains_it(tmp_path):
     line = run_estimate(cfgs, 2, "cpu")
     assert "for 6 run(s) in 2 task(s), 2 at a time" in line
     assert not list(tmp_path.iterdir())  # the probe writes nothing
+
+
+def test_the_estimate_averages_a_critic_schedule_over_the_budget():
+    """WGAN's 100 critic steps per generator step for the first 25 (then 5) must not make the whole
+    budget look 100/5 times longer: the probe times the first steps and scales by the schedule."""
+    from ganbench.estimate import _schedule_scale
+
+    wgan = RunConfig(model="wgan", dataset="ring", budget="paper").recipe()
+    assert wgan.n_dis_at(0) > wgan.n_dis  # the schedule this test is about
+    scale = _schedule_scale(wgan, 100_000)
+    assert 0.05 < scale < 0.2  # about (1 + ~5.3) / (1 + 100)
+    gan = RunConfig(model="gan", dataset="ring", budget="paper").recipe()
+    assert _schedule_scale(gan, 100_000) == 1.0
