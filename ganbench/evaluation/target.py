@@ -153,13 +153,13 @@ def evaluate_over_seeds(spec: TargetSpec, options: EvalOptions, n_seeds: int, st
     mimicry's mean ± std over evaluation seeds, EDM2's minimum (ganbench.presets). The record keeps
     every evaluation's values in its protocol (``per_eval_seed``). A sample set has no sampling
     seed: it is evaluated once, and its record says the statistic did not apply."""
-    from ganbench import external
+    from ganbench.generators import loading
     from ganbench.presets import MEAN_EVAL, MIN_EVAL
 
     first = evaluate_target(spec, options, notify, estimate)
     if n_seeds <= 1 or statistic not in (MEAN_EVAL, MIN_EVAL):
         return first
-    if external.target_kind(spec.target) == "samples":
+    if loading.target_kind(spec.target) == "samples":
         first.record.protocol["selection_note"] = (f"a sample set has no sampling seed: one evaluation, not the "
                                                    f"preset's {statistic} ({n_seeds})")
         return first
