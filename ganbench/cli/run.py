@@ -112,9 +112,20 @@ def run_cmd(**flags: Any) -> None:
         if taken:
             raise GanbenchError(f"{taken[0]} already holds a run ({len(taken)} of the runs do); pass --resume to "
                                 "continue them or choose another --out")
-    if not (f.resume and suite_dir.plan.exists()):  # a resume (that may fail) leaves the run's plan alone
+    if not (f.resume and _current_plan(suite_dir.plan)):  # a resume (that may fail) leaves a readable plan alone
         plan.write(suite_dir.plan)  # `ganbench status` and `run-task` read it
     _run_locked(base.out_dir, *lists, base, f.workers, executor)
+
+
+def _current_plan(path: Path) -> bool:
+    """Whether ``path`` holds a plan this ganbench reads (an older format is rewritten on resume)."""
+    from ganbench.sweep.manifest import load_plan
+
+    try:
+        load_plan(path)
+    except GanbenchError:
+        return False
+    return True
 
 
 def _parse(f: SimpleNamespace) -> tuple[tuple[list[str], list[str], list[int]], RunConfig]:

@@ -104,3 +104,19 @@ def test_run_task_errors_are_one_line(tmp_path, args, needle, capsys, monkeypatc
     cli_inproc(capsys, "run", *SMALL, "--out", tmp_path / "run", "--plan", tmp_path / "plan.json")
     code, _, err = cli_inproc(capsys, "run-task", tmp_path / "plan.json", *args)
     assert code != 0 and needle in err and err.count("\n") == 1
+
+
+def test_a_resume_rewrites_a_plan_of_an_older_format(tmp_path, capsys):
+    """A run directory from before seed-group tasks holds a ganbench-plan/1 file, which `status` and
+    `run-task` cannot read; resuming the run writes the current plan."""
+    import json
+
+    from ganbench.sweep.manifest import PLAN_FORMAT
+
+    cli_inproc(capsys, "run", *SMALL, "--out", tmp_path / "run", "--plan", tmp_path / "plan.json")
+    old = json.loads((tmp_path / "run" / "plan.json").read_text())
+    (tmp_path / "run" / "plan.json").write_text(json.dumps({**old, "format": "ganbench-plan/1"}))
+    code, _, err = cli_inproc(capsys, "run", *SMALL, "--out", tmp_path / "run", "--resume")
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "plan.json").read_text())["format"] == PLAN_FORMAT
+    assert "2 tasks: 2 done" in cli_inproc(capsys, "status", tmp_path / "run")[1]
