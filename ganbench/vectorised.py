@@ -347,6 +347,19 @@ def _pending(path: Path) -> Path:
     return path.with_name(path.name + ".pending")
 
 
+def verify_checkpoints(cfgs: list[RunConfig]) -> None:
+    """Settle a group's checkpoints, then check each seed's (where there is one) is this run's: the
+    whole identity, as Trainer.restore checks it. A finished seed is kept only on that condition; a
+    damaged, foreign or unsafe file is a one-line error."""
+    dataset = get_dataset(cfgs[0].dataset, cfgs[0].data_dir)
+    recipe, budget = resolve_run(cfgs[0], dataset.modality)
+    settle_checkpoints([c.run_dir() / CHECKPOINT for c in cfgs])
+    for c in cfgs:
+        if (c.run_dir() / CHECKPOINT).exists():
+            check_resume_identity(load_checkpoint(c.run_dir() / CHECKPOINT), c.run_dir() / CHECKPOINT,
+                                  run_identity(c, recipe, budget, dataset))
+
+
 def settle_checkpoints(paths: list[Path]) -> None:
     """Finish or undo a group commit that a kill interrupted (GroupTrainer.save): when every seed
     has either its pending checkpoint or a committed one at the pending step, the renames are
@@ -399,13 +412,7 @@ def run_group(cfg: RunConfig, seeds: list[int], progress_queue: Any = None) -> l
     outcomes: dict[int, RunOutcome] = {}
     by_step: dict[int, list[int]] = {}
     if cfg.resume:
-        settle_checkpoints([c.run_dir() / CHECKPOINT for c in cfgs])
-        # a finished seed is kept only when it is this run (whole identity, as Trainer.restore)
-        dataset = get_dataset(cfg.dataset, cfg.data_dir)
-        for c in cfgs:
-            if (c.run_dir() / CHECKPOINT).exists():
-                check_resume_identity(load_checkpoint(c.run_dir() / CHECKPOINT), c.run_dir() / CHECKPOINT,
-                                      run_identity(c, recipe, budget, dataset))
+        verify_checkpoints(cfgs)
     for c in cfgs:
         if (c.run_dir() / CHECKPOINT).exists() and not cfg.resume:
             raise GanbenchError(f"{c.run_dir()} already holds a run; pass --resume to continue it "

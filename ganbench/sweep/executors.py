@@ -69,14 +69,9 @@ class ExecutorOptions:
 
 
 def _failed(cfgs: list[RunConfig], error: str) -> list:
-    from ganbench.suite import RunOutcome
-    from ganbench.sweep.task import read_state, write_state
+    from ganbench.sweep.task import mark_failed
 
-    for c in cfgs:
-        state = read_state(c.run_dir()) or {}
-        if state.get("state") != "done":
-            write_state(c.run_dir(), **{**state, "state": "failed", "error": error})
-    return [RunOutcome(c, [], 0.0, error=error) for c in cfgs]
+    return mark_failed(cfgs, error)
 
 
 class _Gatherer:

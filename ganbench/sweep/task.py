@@ -48,6 +48,18 @@ def _skipped(cfgs: list[RunConfig]) -> list:
     return [RunOutcome(c, [r.__dict__ for r in c.layout().read_records()], 0.0, skipped=True) for c in cfgs]
 
 
+def mark_failed(cfgs: list[RunConfig], error: str) -> list:
+    """Failed outcomes for a task that did not run; each seed not already done says so in task.json
+    (a finished seed keeps its state: nothing computed is lost)."""
+    from ganbench.suite import RunOutcome
+
+    for c in cfgs:
+        state = read_state(c.run_dir()) or {}
+        if state.get("state") != "done":
+            write_state(c.run_dir(), **{**state, "state": "failed", "error": error, "seed": c.seed})
+    return [RunOutcome(c, [], 0.0, error=error) for c in cfgs]
+
+
 def _done(cfg: RunConfig, state: dict[str, Any] | None, task_id: str) -> bool:
     return bool(state) and state.get("state") == "done" and state.get("id") == task_id and cfg.layout().records.exists()
 
@@ -63,8 +75,17 @@ def run_tracked(cfgs: list[RunConfig], threads: int | None = None, task_id: str 
         return run_task(cfgs, threads)  # refuses to overwrite; the finished task's state stays as it is
     task_id = task_id or compute_id(cfgs)
     prev = [read_state(c.layout().root) or {} for c in cfgs]
-    if cfgs[0].resume and all(_done(c, p, task_id) for c, p in zip(cfgs, prev)):
-        return _skipped(cfgs)
+    if cfgs[0].resume:
+        from ganbench.vectorised import verify_checkpoints
+
+        # Before training: a damaged, foreign or unsafe checkpoint, or one of another recipe, is said in
+        # one line; a seed already "done" keeps its state (nothing computed is lost), the others say failed.
+        try:
+            verify_checkpoints(cfgs)
+        except GanbenchError as e:
+            return mark_failed(cfgs, str(e))
+        if all(_done(c, p, task_id) for c, p in zip(cfgs, prev)):
+            return _skipped(cfgs)
     attempt = max(int(p.get("attempt", 0)) for p in prev) + 1
     common = {"id": task_id, "model": cfgs[0].model, "dataset": cfgs[0].dataset, "seeds": [c.seed for c in cfgs],
               "attempt": attempt, "host": socket.gethostname(), "pid": os.getpid(), "started_utc": _now()}
