@@ -136,13 +136,16 @@ def run_estimate(cfgs: list[Any], workers: int, device: Any) -> str:
         if budget.name != "smoke" and not overridden:  # time scales with steps and, roughly, the batch size
             smoke = task[0].recipe().budget("smoke", modality)
             smoke_times.append(smoke.steps * s_step * smoke.batch_size / budget.batch_size)
-    parallel = max(1, min(workers, len(tasks)))
+    from ganbench.sweep.manifest import task_groups
+
+    n_tasks = len(task_groups(cfgs))  # what the suite runs: a seed group, or one task per seed (sngan, images)
+    parallel = max(1, min(workers, n_tasks))
 
     def wall(ts: list[float]) -> float:  # the longest task bounds the wall time however many workers
         return max(sum(ts) / parallel, max(ts))
 
     line = (f"estimate: {fmt_duration(wall(times))} on {device_word(device)} for {len(cfgs)} run(s) in "
-            f"{len(tasks)} task(s), {parallel} at a time (timed from a few training steps; start-up and "
+            f"{n_tasks} task(s), {parallel} at a time (timed from a few training steps; start-up and "
             f"small evaluations not included)")
     if smoke_times:
         line += f"; --budget smoke trains in {fmt_duration(wall(smoke_times))}"
