@@ -185,7 +185,7 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
         MODELS.get(name_or_path)
         data = _read_toml(_recipe_dir() / f"{name_or_path}.toml")
     data.setdefault("name", p.stem)
-    merged = _deep_merge(_read_toml(_recipe_dir() / "_defaults.toml"), data)
+    merged = _write_protocols(_deep_merge(_read_toml(_recipe_dir() / "_defaults.toml"), data))
     if overrides:
         check_overrides(overrides)
         merged = _deep_merge(merged, overrides)
@@ -195,6 +195,86 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
             section = merged.get(m) or {}
             merged[m] = _deep_merge(section, {k: v for k, v in overrides.items() if k in section})
     return Recipe.from_dict(merged)
+
+
+# A budget whose ``protocol`` is this word gets its sentence written from the recipe's values
+# (``vector_protocol``), so the words a record carries cannot disagree with how the run trained.
+GENERATED = "generated"
+_OPTIMIZER_WORDS = {"adam": "Adam", "rmsprop": "RMSprop"}
+
+
+def _short_float(x: float) -> str:
+    """5e-4, 2.5e-4: a learning rate as the recipes write it."""
+    mant, exp = f"{float(x):e}".split("e")
+    return f"{mant.rstrip('0').rstrip('.')}e{int(exp)}"
+
+
+def _short_count(n: int) -> str:
+    """8000 -> 8k, 2500 -> 2.5k, 500 -> 500."""
+    return f"{n / 1000:g}k" if n >= 1000 and n % 100 == 0 else str(n)
+
+
+def _mixtures_sentence(steps: int, dataset_steps: dict[str, int]) -> str:
+    from ganbench.suites import DEFAULT_SUITE, SUITES
+
+    if all(n == steps for n in dataset_steps.values()):
+        return f"{_short_count(steps)} generator steps on every mixture"
+    mixtures = [d for d in SUITES[DEFAULT_SUITE].datasets.split(",") if d not in dataset_steps]
+    own = ", ".join(f"{d} {_short_count(n)}" for d, n in dataset_steps.items() if n != steps)
+    return f"{', '.join(mixtures)} {_short_count(steps)} steps, {own}"
+
+
+def _optimizer_words(run: dict[str, Any], own: dict[str, Any]) -> str:
+    """"Adam 5e-4 (0.5, 0.999)"; "this recipe's ..." when the budget keeps the recipe's own optimiser."""
+    name = run.get("name", "adam")
+    lrs = {_short_float(run["lr_g"]), _short_float(run["lr_d"])}
+    words = f"{_OPTIMIZER_WORDS.get(name, name)} {' / '.join(sorted(lrs))}"
+    if name == "adam":
+        words += f" ({', '.join(f'{b:g}' for b in run.get('betas', (0.5, 0.999)))})"
+    kept = all(run.get(k) == own.get(k) for k in ("name", "lr_g", "lr_d")) and \
+        (name != "adam" or list(run.get("betas", [])) == list(own.get("betas", [])))
+    return ("this recipe's " if kept else "") + words
+
+
+def _decay_words(decay_from: float | None) -> str:
+    if decay_from is None:
+        return "at a constant rate"
+    if decay_from == 0.5:
+        return "decayed linearly to 0 over the second half"
+    return f"decayed linearly to 0 from {decay_from:g} of the steps"
+
+
+def vector_protocol(recipe: Recipe, budget: Budget) -> str:
+    """The sentence of ganbench's own vector protocol, written from what a run of ``recipe`` under
+    ``budget`` trains with: the nets' widths, the batch, the optimiser and its decay, the steps."""
+    run = recipe.for_run("vector", budget)
+    own = recipe.for_run("vector", dataclasses.replace(budget, recipe={}))
+    a, opt = run.arch["vector"], run.optimizer
+    g = f"G {a.get('g_layers') or a.get('layers', 3)}x{a.get('g_hidden') or a.get('hidden', 128)}" + \
+        (" BN" if a.get("g_norm") == "batch" else "")
+    d_width = a.get("d_hidden") or a.get("hidden", 128)
+    d_layers = a.get("d_layers") or a.get("layers", 3)
+    d = f"D {d_layers} maxout {d_width}x{a.get('maxout_pieces', 5)}" if a.get("discriminator") == "maxout" \
+        else f"D {d_layers}x{d_width}"
+    return (f"ganbench {budget.name} (not PacGAN's): {g}, {d}, batch {budget.batch_size}, "
+            f"{_optimizer_words(opt, own.optimizer)} {_decay_words(opt.get('decay_from'))}; "
+            f"{_mixtures_sentence(budget.steps, budget.dataset_steps)}")
+
+
+def _write_protocols(merged: dict[str, Any]) -> dict[str, Any]:
+    """The recipe dict with each ``protocol = "generated"`` budget's sentence written in."""
+    marked = [(m, name) for m, by_name in merged.get("budgets", {}).items() for name, b in by_name.items()
+              if b.get("protocol") == GENERATED]
+    if not marked:
+        return merged
+    recipe = Recipe.from_dict(merged)
+    out = copy.deepcopy(merged)
+    for modality, name in marked:
+        if modality != "vector":
+            raise GanbenchError(f"recipe {merged.get('name')!r}: budgets.{modality}.{name}.protocol = "
+                                f"{GENERATED!r} is written for vector budgets only")
+        out["budgets"][modality][name]["protocol"] = vector_protocol(recipe, recipe.budget(name, modality))
+    return out
 
 
 def _leaf_types(d: dict[str, Any], prefix: str, out: dict[str, set[type]]) -> None:

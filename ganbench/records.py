@@ -16,7 +16,6 @@ from typing import Any, Iterable
 
 from ganbench import __version__, faults
 from ganbench.errors import GanbenchError
-from ganbench.io import sha256_file  # noqa: F401  (old import path)
 
 SCHEMA_VERSION = 1
 

@@ -219,3 +219,50 @@ def stats_from_reference(reference: Any, ext: Any, *, split: str = "train", n: i
     if proto["ref"] == "array":
         proto["ref"] = "images"
     return compute_stats(feats["pool3"], {**proto, **extractor_protocol(ext)}, keep_features)
+
+
+@dataclass(frozen=True)
+class StatsOptions:
+    """What ``ganbench stats`` is asked to compute: the flags, checked, as one object."""
+
+    split: str = "train"
+    extractor: str = "inception"
+    mode: str | None = None
+    n: int | None = None
+    weights: str | None = None
+    keep_features: bool = True
+    batch_size: int = 64
+    data_dir: str | None = None
+    device: str | None = None  # None: the extractor's choice ("auto")
+    cache: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n is not None and self.n < 2:
+            raise GanbenchError(f"-n must be at least 2, got {self.n}")
+        if self.batch_size < 1:
+            raise GanbenchError(f"--batch-size must be >= 1, got {self.batch_size}")
+
+
+def reference_stats(source: str, options: StatsOptions) -> ReferenceStats:
+    """The statistics of SOURCE (a dataset, an image set, or a statistics file to convert, whose own
+    protocol is kept) in the space of ``options.extractor``."""
+    from ganbench.data.base import Dataset
+    from ganbench.evaluation.images import build_extractor, resolve_reference
+    from ganbench.registry import EXTRACTORS
+
+    EXTRACTORS.get(options.extractor)  # an unknown name fails before any file is read
+    reference = resolve_reference(source, options.data_dir)
+    if isinstance(reference, ReferenceStats):
+        st = reference
+    else:
+        ext = build_extractor(options.extractor, mode=options.mode, weights=options.weights, device=options.device,
+                              dataset=reference if isinstance(reference, Dataset) else None,
+                              data_dir=options.data_dir)
+        st = stats_from_reference(reference, ext, split=options.split, n=options.n, batch_size=options.batch_size,
+                                  progress=options.progress, keep_features=options.keep_features,
+                                  cache=options.cache)
+    if not options.keep_features and st.features is not None:  # converting a file that holds features
+        st = ReferenceStats(st.mu, st.sigma, None, {**st.protocol, "n_features_kept": 0}, st.path)
+        st.protocol["content_sha256"] = st.content_sha256()
+    return st

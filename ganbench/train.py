@@ -90,11 +90,23 @@ def _flat(v: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): list(v) if isinstance(v, tuple) else v}
 
 
+_ABSENT = object()
+_SHOWN = 6  # differing keys named per part; the line stays readable when the model itself changed
+
+
 def _diff_detail(key: str, old: Any, new: Any) -> str:
-    a, b = _flat(old, key + "."), _flat(new, key + ".")
-    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    return ", ".join(f"{k} (checkpoint {a.get(k)!r}, now {b.get(k)!r})" for k in keys[:3]) + \
-        (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    """``recipe differs in optimizer.lr_g: 0.0002 -> 0.0005, ...``: each differing leaf, checkpoint -> now."""
+    a, b = _flat(old), _flat(new)
+    if set(a) == set(b) == {""}:  # a plain value (model, seed, dataset)
+        return f"{key}: {a['']!r} -> {b['']!r}"
+    keys = sorted(k for k in set(a) | set(b) if a.get(k, _ABSENT) != b.get(k, _ABSENT))
+
+    def show(v: Any) -> str:
+        return "(absent)" if v is _ABSENT else repr(v)
+
+    shown = ", ".join(f"{k or '(the whole value)'}: {show(a.get(k, _ABSENT))} -> {show(b.get(k, _ABSENT))}"
+                      for k in keys[:_SHOWN])
+    return f"{key} differs in {shown}" + (f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else "")
 
 
 def simultaneous_update(d_loss: torch.Tensor, g_loss: torch.Tensor, d_params: list, g_params: list,
@@ -122,7 +134,7 @@ def check_resume_identity(ck: dict[str, Any], path: Path, identity: dict[str, An
     diff = [k for k, v in identity.items() if _flat(stored.get(k)) != _flat(v)]
     if diff:
         parts = [_diff_detail(k, stored.get(k), identity[k]) for k in diff]
-        raise GanbenchError(f"{path}: cannot resume, the checkpoint differs in {'; '.join(parts)}; "
+        raise GanbenchError(f"{path}: cannot resume, checkpoint -> now: {'; '.join(parts)}; "
                             "use the original options or another --out")
 
 
@@ -137,35 +149,47 @@ class Trainer:
     """Owns the loop and the budget; the objective owns the loss terms (docs/design.md convention 7)."""
 
     def __init__(self, cfg: RunConfig, dataset: Dataset | None = None, recipe: Recipe | None = None) -> None:
-        self.cfg = cfg
-        self.dataset = dataset or get_dataset(cfg.dataset, cfg.data_dir)
-        self.modality = self.dataset.modality
-        self.recipe, self.budget = resolve_run(cfg, self.modality, recipe)
-        if self.recipe.unroll:
-            raise GanbenchError(f"{self.recipe.name}: unrolled updates run on the vectorised path "
+        """The trainer of ``cfg``: its dataset (unless given), recipe and budget resolved, then built
+        from those parts exactly as ``from_recipe`` builds it."""
+        dataset = dataset or get_dataset(cfg.dataset, cfg.data_dir)
+        run_recipe, budget = resolve_run(cfg, dataset.modality, recipe)
+        self._assemble(cfg, run_recipe, budget, dataset)
+
+    @classmethod
+    def from_recipe(cls, cfg: RunConfig, recipe: Recipe, budget: Budget, dataset: Dataset) -> Trainer:
+        """A trainer from its parts: the recipe as this run trains it (``resolve_run``: the budget's
+        protocol and ``cfg``'s overrides merged), the budget and the dataset. ``cfg`` gives the seed,
+        device, output directory and progress display."""
+        trainer = cls.__new__(cls)
+        trainer._assemble(cfg, recipe, budget, dataset)
+        return trainer
+
+    def _assemble(self, cfg: RunConfig, recipe: Recipe, budget: Budget, dataset: Dataset) -> None:
+        self.cfg, self.dataset, self.recipe, self.budget = cfg, dataset, recipe, budget
+        self.modality = dataset.modality
+        if recipe.unroll:
+            raise GanbenchError(f"{recipe.name}: unrolled updates run on the vectorised path "
                                 f"(ganbench.vectorised); `ganbench run` uses it for vector data")
-        self.objective = OBJECTIVES.get(self.recipe.objective)
+        self.objective = OBJECTIVES.get(recipe.objective)
         if self.objective is None:
-            raise GanbenchError(f"unknown objective {self.recipe.objective!r}; known: {sorted(OBJECTIVES)}")
+            raise GanbenchError(f"unknown objective {recipe.objective!r}; known: {sorted(OBJECTIVES)}")
+        if recipe.conditional and not dataset.num_classes:
+            raise GanbenchError(f"{recipe.name} is conditional but {dataset.name} has no labels")
         self.device = pick_device(cfg.device)
         self.layout = cfg.layout()
         self.run_dir = self.layout.root
 
         torch.manual_seed(cfg.seed)  # network initialisation
-        conditional = self.recipe.conditional
-        if conditional and not self.dataset.num_classes:
-            raise GanbenchError(f"{self.recipe.name} is conditional but {self.dataset.name} has no labels")
-        self.g, self.d = build_networks(self.recipe.arch[self.modality], self.dataset.shape,
-                                        self.dataset.num_classes, conditional)
+        arch = recipe.arch[self.modality]
+        self.g, self.d = build_networks(arch, dataset.shape, dataset.num_classes, recipe.conditional)
         self.g.to(self.device)
         self.d.to(self.device)
-        opt = self.recipe.optimizer
+        opt = recipe.optimizer
         self.opt_g = make_optimizer(self.g.parameters(), opt, opt["lr_g"])
         self.opt_d = make_optimizer(self.d.parameters(), opt, opt["lr_d"])
         # Every random draw of training comes from this stream, seeded from the run's seed.
-        arch = self.recipe.arch[self.modality]
-        self.stream = SeedStream(self.dataset, cfg.seed, self.g.z_dim, int(arch.get("pack", 1)),
-                                 self.budget.train_size, self.device)
+        self.stream = SeedStream(dataset, cfg.seed, self.g.z_dim, int(arch.get("pack", 1)), budget.train_size,
+                                 self.device)
         self.gen = self.stream.gen
         self.step = 0
         # Progress and logs (ganbench.monitor); the suite replaces this with its display and TensorBoard.

@@ -239,7 +239,7 @@ def _device(device: str) -> Any:
     """--device as a torch.device; cuda where it is not available is an error now, not later."""
     import torch
 
-    from ganbench.features.inception import pick_device
+    from ganbench.io import pick_device
 
     dev = pick_device(None if device == "auto" else device)
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -249,11 +249,11 @@ def _device(device: str) -> Any:
 
 def _check_target_flags(spec: Any, options: Any, json_out: Path | None, save_samples: Path | None) -> None:
     """Names and paths checked before a model load or minutes of features."""
-    from ganbench import external
+    from ganbench.generators.loading import parse_output_range
     from ganbench.registry import EXTRACTORS
 
     if isinstance(options.extractor, str):
         EXTRACTORS.get(options.extractor)
     if spec.output_range is not None:
-        external.parse_output_range(spec.output_range)
+        parse_output_range(spec.output_range)
     _check_outputs(json_out, save_samples)

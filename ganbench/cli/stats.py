@@ -9,11 +9,12 @@ also writes ``FILE_kid.npz`` with the features (clean-fid's ``NAME_MODE_custom_n
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import click
 
 from ganbench.cli.app import MODE_CHOICES, cli
-from ganbench.errors import GanbenchError
 from ganbench.refstats import FORMATS
 
 
@@ -38,32 +39,17 @@ from ganbench.refstats import FORMATS
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
 @click.option("--no-cache", is_flag=True, help="Do not read or write cached reference features.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def stats_cmd(source: str, out: Path, split: str, extractor: str, mode: str | None, n: int | None,
-              weights: str | None, fmt: str, no_features: bool, batch_size: int, data_dir: str | None,
-              device: str, no_cache: bool, quiet: bool) -> None:
+def stats_cmd(source: str, **flags: Any) -> None:
     """Write the mean, covariance and features of SOURCE's features, with their protocol and hash."""
-    from ganbench.data.base import Dataset
-    from ganbench.evaluation.images import build_extractor, resolve_reference
-    from ganbench.refstats import ReferenceStats, save_stats, stats_from_reference
-    from ganbench.registry import EXTRACTORS
+    from ganbench.refstats import StatsOptions, reference_stats, save_stats
 
-    EXTRACTORS.get(extractor)
-    if n is not None and n < 2:
-        raise GanbenchError(f"-n must be at least 2, got {n}")
-    if batch_size < 1:
-        raise GanbenchError(f"--batch-size must be >= 1, got {batch_size}")
-    reference = resolve_reference(source, data_dir)
-    if isinstance(reference, ReferenceStats):
-        st = reference  # a conversion: the file's own protocol is kept
-    else:
-        ext = build_extractor(extractor, mode=mode, weights=weights, device=None if device == "auto" else device,
-                              dataset=reference if isinstance(reference, Dataset) else None, data_dir=data_dir)
-        st = stats_from_reference(reference, ext, split=split, n=n, batch_size=batch_size, progress=not quiet,
-                                  keep_features=not no_features, cache=not no_cache)
-    if no_features and st.features is not None:  # converting a file that holds features
-        st = ReferenceStats(st.mu, st.sigma, None, {**st.protocol, "n_features_kept": 0}, st.path)
-        st.protocol["content_sha256"] = st.content_sha256()
-    written = save_stats(st, out, fmt)
+    f = SimpleNamespace(**flags)
+    options = StatsOptions(split=f.split, extractor=f.extractor, mode=f.mode, n=f.n, weights=f.weights,
+                           keep_features=not f.no_features, batch_size=f.batch_size, data_dir=f.data_dir,
+                           device=None if f.device == "auto" else f.device, cache=not f.no_cache,
+                           progress=not f.quiet)
+    st = reference_stats(source, options)
+    written = save_stats(st, f.out, f.fmt)
     p = st.protocol
     click.echo(f"ganbench stats: {p.get('ref', source)} ({p.get('real_split') or 'images'}, "
                f"n={p.get('n_real', '?')}) in {p.get('extractor') or 'an unrecorded space'}, {len(st.mu)}-d")

@@ -16,7 +16,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganbench.io import OFFLINE_ENV, cache_root, download, offline  # noqa: F401  (cache_root, download: old path)
+from ganbench.io import OFFLINE_ENV, cache_root, download, offline
 from ganbench.errors import DataNotFoundError, GanbenchError
 
 

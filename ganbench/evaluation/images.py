@@ -20,7 +20,7 @@ import torch
 from ganbench.data.base import Dataset
 from ganbench.errors import DataNotFoundError, GanbenchError
 from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, DEFAULT_METRICS, EvalOptions
-from ganbench.features.base import as_extractor, build_extractor  # noqa: F401  (build_extractor: the engine's import)
+from ganbench.features.base import as_extractor, build_extractor, extract_features  # noqa: F401  (build_extractor: the engine's import)
 from ganbench.metrics.fid import _fid_fast, _fid_for_bootstrap  # noqa: F401  (_fid_fast: tests)
 from ganbench.metrics.spec import feature_metrics
 from ganbench.registry import DATASETS, EXTRACTORS, METRICS
@@ -73,8 +73,6 @@ def extract(images: Any, ext: Any, *, batch_size: int = 64, progress: bool = Tru
             device: torch.device | str | None = None, desc: str | None = None) -> dict[str, np.ndarray]:
     """Features of uint8 NCHW images (array, tensor or iterable of batches), float32 per output;
     ``desc`` names what the progress bar counts ("generated images", "real images (train)")."""
-    from ganbench.features.inception import extract_features
-
     return extract_features(images, ext, batch_size=batch_size, device=device, progress=progress, total=total,
                             desc=desc)
 

@@ -85,14 +85,14 @@ def _ref_shape(reference: Any) -> tuple[int, ...]:
 
 def _load(spec: TargetSpec, options: EvalOptions, notify: Callable[[str], None]) -> tuple[_Loaded, EvalOptions]:
     """The target (images or a generator) and the resolved reference; a generator's default -n."""
-    from ganbench import external
+    from ganbench.generators import loading
 
-    kind = external.target_kind(spec.target)
+    kind = loading.target_kind(spec.target)
     args = (spec.target, spec.arch, spec.z_dim, spec.num_classes, spec.output_range)
     loaded, ref = None, spec.ref
     if ref is None:
         if kind not in NO_DEFAULT_REF:
-            loaded = external.load_generator(*args, shape=spec.shape, arch_options=dict(spec.arch_options),
+            loaded = loading.load_generator(*args, shape=spec.shape, arch_options=dict(spec.arch_options),
                                              device=options.device)
         if loaded is None or loaded.dataset is None:
             raise GanbenchError("--ref REF is required: a dataset name or an image set to compare with")
@@ -100,7 +100,7 @@ def _load(spec: TargetSpec, options: EvalOptions, notify: Callable[[str], None])
     reference = resolve_reference(ref, options.data_dir)
     if kind == "samples":
         from ganbench.data.images import load_images
-        from ganbench.records import sha256_file
+        from ganbench.io import sha256_file
 
         prov: dict[str, Any] = {"target": spec.target, "target_kind": "samples"}
         if Path(spec.target).is_file():
@@ -108,7 +108,7 @@ def _load(spec: TargetSpec, options: EvalOptions, notify: Callable[[str], None])
         name = Path(spec.target).name or spec.target
         return _Loaded(load_images(spec.target), reference, str(ref), name, 0, options.seed, prov), options
     if loaded is None:
-        loaded = external.load_generator(*args, shape=spec.shape or _ref_shape(reference),
+        loaded = loading.load_generator(*args, shape=spec.shape or _ref_shape(reference),
                                          arch_options=dict(spec.arch_options), device=options.device)
     g = loaded.generator
     if options.n_gen is None:

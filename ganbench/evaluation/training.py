@@ -185,7 +185,7 @@ def memorization(ev: ImageEvaluator, g: Generator, grid_path: str | Path | None,
     space and, when the run's extractor is the cheap domain CNN, in its feature space (Inception
     features are skipped here for cost). Writes ``grid_path`` (nearest training images).
     Returns (metrics, protocol)."""
-    from ganbench.metrics.memorization import memorization_metrics, memorization_protocol
+    from ganbench.metrics.memorization import MemoOptions, memorization_metrics, memorization_protocol
 
     seed = ev.options.ref_seed
     gen = ev.samples(g, ev.n_gen)
@@ -211,16 +211,26 @@ def memorization(ev: ImageEvaluator, g: Generator, grid_path: str | Path | None,
     else:
         proto["feature_space"] = None
         proto["feature_space_skipped"] = f"{getattr(ev.ext, 'name', ev.ext)} features are too costly here"
-    n_self = min(2000, len(train) - 1)
-    k_cells = min(50, len(train))
-    values = memorization_metrics(gen, train, test, n_self=n_self, k_cells=k_cells, seed=seed,
-                                  grid_path=grid_path, **feats)
+    options = MemoOptions(n_self=min(2000, len(train) - 1), k_cells=min(50, len(train)), seed=seed)
+    values = memorization_metrics(gen, train, test, options=options, **feats)
+    if grid_path is not None:
+        write_nn_grid(gen, train, grid_path)
     ct_space = "features" if "test_feats" in feats else ("pixels" if test is not None else "none")
-    proto.update(memorization_protocol(n_self=n_self, k_cells=k_cells, seed=seed, ct_space=ct_space))
+    proto.update(memorization_protocol(options, ct_space=ct_space))
     proto["metrics"] = ["memorization"]
     if test is not None:
         proto.update(heldout_split="test", n_heldout=len(test))
     return values, proto
+
+
+def write_nn_grid(gen: np.ndarray, train: np.ndarray, path: str | Path, n: int = 16, k: int = 3) -> Path:
+    """The memorisation picture: each of the first ``n`` samples beside its ``k`` nearest training images."""
+    from ganbench.metrics.memorization import nearest_neighbours
+    from ganbench.pictures import nn_grid  # PIL, loaded only when a picture is asked for
+
+    g = np.asarray(gen)[:n]
+    idx, _ = nearest_neighbours(g, train, k=k)
+    return nn_grid(g, train, idx, path, n=n)
 
 
 def image_options(dataset: Dataset, budget: Budget, seed: int, **options: Any) -> EvalOptions:

@@ -19,8 +19,8 @@ def _fid(real, fake) -> dict[str, float]:
     return {"fid": fid.fid_from_features(real, fake)}
 
 
-def _kid(real, fake, **kw) -> dict[str, float]:
-    mean, std = kid.kid_from_features(real, fake, **kw)
+def _kid(real, fake, degree: int = 3, coef0: float = 1.0, **kw) -> dict[str, float]:
+    mean, std = kid.kid_from_features(real, fake, kernel=kid.PolyKernel(degree, coef0=coef0), **kw)
     return {"kid": mean, "kid_std": std}
 
 

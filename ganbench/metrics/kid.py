@@ -12,6 +12,7 @@ clipped to the smaller set (clean-fid does the same; torch-fidelity refuses); ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -36,16 +37,26 @@ def mmd2_unbiased(k_xx: np.ndarray, k_xy: np.ndarray, k_yy: np.ndarray) -> float
     return float((sum_xx + sum_yy) / (m * (m - 1)) - 2.0 * k_xy.sum() / (m * m))
 
 
+@dataclass(frozen=True)
+class PolyKernel:
+    """KID's kernel (gamma x·y + coef0)^degree; gamma None = 1/D (torch-fidelity's defaults)."""
+
+    degree: int = 3
+    gamma: float | None = None
+    coef0: float = 1.0
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return polynomial_kernel(x, y, self.degree, self.gamma, self.coef0)
+
+
 def kid_from_features(
     a: np.ndarray,
     b: np.ndarray,
     num_subsets: int = 100,
     subset_size: int = 1000,
-    degree: int = 3,
-    gamma: float | None = None,
-    coef0: float = 1.0,
     seed: int = 2020,
     subsets: Iterable[tuple[np.ndarray, np.ndarray]] | None = None,
+    kernel: PolyKernel = PolyKernel(),
 ) -> tuple[float, float]:
     """KID (mean, std over subsets) between two [N, D] feature sets.
 
@@ -83,10 +94,7 @@ def kid_from_features(
         if len(ia) != len(ib) or len(ia) < 2:
             raise GanbenchError(f"KID subsets must have equal sizes >= 2, got {len(ia)} and {len(ib)}")
         x, y = a[ia], b[ib]
-        mmds.append(mmd2_unbiased(
-            polynomial_kernel(x, x, degree, gamma, coef0),
-            polynomial_kernel(x, y, degree, gamma, coef0),
-            polynomial_kernel(y, y, degree, gamma, coef0)))
+        mmds.append(mmd2_unbiased(kernel(x, x), kernel(x, y), kernel(y, y)))
     if not mmds:
         raise GanbenchError("KID: no subsets given")
     v = np.asarray(mmds)

@@ -11,14 +11,13 @@
   while the threshold still rests on ~20 order statistics at the default 2,000-point subset.
   Exact copies (distance 0) are always counted (``<=``).
 - ``ct_test`` / ``ct_statistic``: Meehan, Chaudhuri & Dasgupta (2020) data-copying test C_T.
-- ``nn_grid``: a PNG, one row per generated sample followed by its nearest training images
-  (Goodfellow et al. 2014, Fig. 2).
+The picture of each sample beside its nearest training images (Goodfellow et al. 2014, Fig. 2) is
+drawn by the caller from ``nearest_neighbours`` (``ganbench.evaluation.training.write_nn_grid``).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -232,20 +231,30 @@ def ct_statistic(train_feats: Any, test_feats: Any, gen_feats: Any, k_cells: int
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MemoOptions:
+    """The memorisation check's settings (recorded beside its numbers by ``memorization_protocol``)."""
+
+    quantile: float = COPY_QUANTILE  # copy threshold: this quantile of train self-NN distances
+    n_self: int = N_SELF             # training points whose self-NN distances set it
+    k_cells: int = K_CELLS           # C_T's k-means cells
+    tau: float | None = None         # C_T's minimum generated share per cell (None: 20/m)
+    seed: int = 0
+
+
 def memorization_metrics(gen: Any = None, train: Any = None, test: Any = None, *,
                          gen_feats: Any = None, train_feats: Any = None, test_feats: Any = None,
-                         quantile: float = COPY_QUANTILE, n_self: int = N_SELF, k_cells: int = K_CELLS,
-                         tau: float | None = None, seed: int = 0,
-                         grid_path: str | os.PathLike | None = None, grid_n: int = 16,
-                         grid_k: int = 3) -> dict[str, float]:
+                         options: MemoOptions = MemoOptions()) -> dict[str, float]:
     """Memorisation numbers for generated samples against the training set.
 
     Pixel space (``gen``, ``train`` images): ``copy_share``, ``nn_dist_median`` (pixel units).
     Feature space (``gen_feats``, ``train_feats``): ``copy_share_features``, ``nn_dist_median_features``.
     C_T (``ct``, ``ct_cells_used``) against the held-out split: in feature space when
     ``test_feats`` is given (Meehan et al. work in a learned embedding), else in pixel space from
-    ``test`` images. ``grid_path``: also write ``nn_grid`` of the first ``grid_n`` samples.
+    ``test`` images. The picture of the nearest training images is the caller's (``nearest_neighbours``
+    gives the indices), so this module draws nothing.
     """
+    o = options
     out: dict[str, float] = {}
     if (gen is None) != (train is None) or (gen_feats is None) != (train_feats is None):
         raise GanbenchError("memorization: give generated and training data together (images and/or features)")
@@ -255,41 +264,33 @@ def memorization_metrics(gen: Any = None, train: Any = None, test: Any = None, *
         if g is None:
             continue
         _, d = nearest_neighbours(g, t, k=1)
-        _, self_d = train_self_nn_distances(t, n_self, seed)
-        out[f"copy_share{prefix}"] = copy_share(d[:, 0], self_d, quantile)
+        _, self_d = train_self_nn_distances(t, o.n_self, o.seed)
+        out[f"copy_share{prefix}"] = copy_share(d[:, 0], self_d, o.quantile)
         out[f"nn_dist_median{prefix}"] = float(np.median(d[:, 0]))
     if test_feats is not None and gen_feats is not None:
-        r = ct_test(train_feats, test_feats, gen_feats, k_cells, tau, seed)
+        r = ct_test(train_feats, test_feats, gen_feats, o.k_cells, o.tau, o.seed)
     elif test is not None and gen is not None:
-        r = ct_test(train, test, gen, k_cells, tau, seed)
+        r = ct_test(train, test, gen, o.k_cells, o.tau, o.seed)
     else:
         r = None
     if r is not None:
         out["ct"] = r.ct
         out["ct_cells_used"] = float(r.cells_used)
-    if grid_path is not None:
-        if gen is None:
-            raise GanbenchError("memorization: the nearest-neighbour grid needs images (gen, train)")
-        g = np.asarray(gen)[:grid_n]
-        idx, _ = nearest_neighbours(g, train, k=grid_k)
-        from ganbench.report.grids import nn_grid  # the picture is the report's; only the NN search is here
-
-        nn_grid(g, train, idx, grid_path, n=grid_n)
     return out
 
 
-def memorization_protocol(quantile: float = COPY_QUANTILE, n_self: int = N_SELF, k_cells: int = K_CELLS,
-                          tau: float | None = None, seed: int = 0, ct_space: str = "features") -> dict[str, Any]:
+def memorization_protocol(options: MemoOptions = MemoOptions(), ct_space: str = "features") -> dict[str, Any]:
     """The settings a record stores beside the memorisation numbers."""
-    return {"copy_rule": f"NN distance to train <= {quantile:g} quantile of train self-NN distances "
-                         f"({n_self} train points, seed {seed})",
-            "copy_quantile": quantile, "n_self": n_self, "ct_k_cells": k_cells,
-            "ct_tau": "20/m" if tau is None else tau, "ct_space": ct_space, "ct_seed": seed}
+    o = options
+    return {"copy_rule": f"NN distance to train <= {o.quantile:g} quantile of train self-NN distances "
+                         f"({o.n_self} train points, seed {o.seed})",
+            "copy_quantile": o.quantile, "n_self": o.n_self, "ct_k_cells": o.k_cells,
+            "ct_tau": "20/m" if o.tau is None else o.tau, "ct_space": ct_space, "ct_seed": o.seed}
 
 
 __all__ = ["nearest_neighbours", "train_self_nn_distances", "copy_threshold", "copy_share", "CTResult",
            "mann_whitney_z", "ct_test", "ct_statistic", "memorization_metrics", "memorization_protocol",
-           "COPY_QUANTILE", "N_SELF", "K_CELLS"]
+           "MemoOptions", "COPY_QUANTILE", "N_SELF", "K_CELLS"]
 
 
 def _compute(real: Any, fake: Any, heldout: Any = None, real_images: Any = None, fake_images: Any = None,
@@ -299,7 +300,7 @@ def _compute(real: Any, fake: Any, heldout: Any = None, real_images: Any = None,
     if heldout is None:
         raise GanbenchError("the memorization metric needs held-out (test split) features: pass heldout=...")
     return memorization_metrics(fake_images, real_images, gen_feats=fake, train_feats=real,
-                                test_feats=heldout, **params)
+                                test_feats=heldout, options=MemoOptions(**params))
 
 
 def _register() -> None:

@@ -7,6 +7,10 @@ layers and a linear head, fed ``pack`` samples concatenated into one input.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -28,29 +32,64 @@ def init_pacgan(module: nn.Module, std: float) -> None:
                 nn.init.zeros_(m.bias)
 
 
+@dataclass(frozen=True)
+class MLPArch:
+    """A recipe's ``[arch.vector]`` section: widths, depths, normalisation, packing and init.
+
+    ``hidden``/``layers`` are both nets' defaults; ``g_*``/``d_*`` override them per net. A width of
+    None means the net's own default (128 units, 200 for the maxout D, PacGAN's).
+    """
+
+    z_dim: int = 16
+    hidden: int | None = None
+    layers: int = 3
+    g_hidden: int | None = None
+    g_layers: int | None = None
+    g_norm: str = "none"
+    d_hidden: int | None = None
+    d_layers: int | None = None
+    d_norm: str = "none"
+    pack: int = 1
+    init_std: float = 0.0
+    maxout_pieces: int = 5
+
+    @classmethod
+    def of(cls, section: dict[str, Any]) -> MLPArch:
+        """From the section's keys; keys of other parts (the architecture names) are not ours."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in section.items() if k in names})
+
+    def g_width(self) -> int:
+        return self.g_hidden or self.hidden or 128
+
+    def d_width(self, default: int = 128) -> int:
+        return self.d_hidden or self.hidden or default
+
+
 class MLPGenerator(nn.Module):
     """z -> ``g_layers`` hidden layers of ``g_hidden`` units -> out_dim.
 
     ``g_norm="batch"``: each hidden layer is Linear (no bias) + BatchNorm + ReLU, as PacGAN's G.
+    ``section``: the recipe's architecture keys (``MLPArch``).
     """
 
-    def __init__(self, out_dim: int, z_dim: int = 16, hidden: int = 128, layers: int = 3,
-                 num_classes: int = 0, g_hidden: int | None = None, g_layers: int | None = None,
-                 g_norm: str = "none", init_std: float = 0.0, **_: object) -> None:
+    def __init__(self, out_dim: int, num_classes: int = 0, **section: Any) -> None:
         super().__init__()
+        arch = MLPArch.of(section)
+        z_dim = arch.z_dim
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, (out_dim,)
         self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
-        dims = [z_dim] + [g_hidden or hidden] * (g_layers or layers)
+        dims = [z_dim] + [arch.g_width()] * (arch.g_layers or arch.layers)
         blocks: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
-            if g_norm == "batch":
+            if arch.g_norm == "batch":
                 blocks += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b, eps=BN_EPS, momentum=BN_MOMENTUM)]
             else:
                 blocks += [nn.Linear(a, b)]
             blocks.append(nn.ReLU())
         self.net = nn.Sequential(*blocks, nn.Linear(dims[-1], out_dim))
-        if init_std:
-            init_pacgan(self, init_std)
+        if arch.init_std:
+            init_pacgan(self, arch.init_std)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
@@ -66,19 +105,20 @@ def packed(x: torch.Tensor, pack: int) -> torch.Tensor:
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, in_dim: int, hidden: int = 128, layers: int = 3, d_norm: str = "none",
-                 num_classes: int = 0, conditional: str = "", d_hidden: int | None = None,
-                 d_layers: int | None = None, pack: int = 1, init_std: float = 0.0, **_: object) -> None:
+    """``d_layers`` LeakyReLU layers of ``d_hidden`` units and a head, fed ``pack`` samples at once."""
+
+    def __init__(self, in_dim: int, num_classes: int = 0, conditional: str = "", **section: Any) -> None:
         super().__init__()
-        self.pack = pack
-        dims = [in_dim * pack] + [d_hidden or hidden] * (d_layers or layers)
+        arch = MLPArch.of(section)
+        self.pack = arch.pack
+        dims = [in_dim * arch.pack] + [arch.d_width()] * (arch.d_layers or arch.layers)
         blocks: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
-            blocks += [d_layer(nn.Linear(a, b), d_norm), nn.LeakyReLU(0.2)]
+            blocks += [d_layer(nn.Linear(a, b), arch.d_norm), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*blocks)
-        self.head = DiscriminatorHead(dims[-1], num_classes, conditional, d_norm)
-        if init_std:
-            init_pacgan(self, init_std)
+        self.head = DiscriminatorHead(dims[-1], num_classes, conditional, arch.d_norm)
+        if arch.init_std:
+            init_pacgan(self, arch.init_std)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
         return self.head(self.body(packed(x, self.pack)), y)
@@ -98,19 +138,20 @@ class Maxout(nn.Module):
 class MaxoutDiscriminator(MLPDiscriminator):
     """PacGAN's D: ``d_layers`` maxout layers of ``d_hidden`` units x ``maxout_pieces``, linear head."""
 
-    def __init__(self, in_dim: int, hidden: int = 200, layers: int = 3, d_norm: str = "none",
-                 num_classes: int = 0, conditional: str = "", d_hidden: int | None = None,
-                 d_layers: int | None = None, pack: int = 1, init_std: float = 0.0,
-                 maxout_pieces: int = 5, **_: object) -> None:
-        super().__init__(in_dim, hidden, 1, d_norm, num_classes, conditional, d_hidden, 1, pack)
-        width = d_hidden or hidden
-        dims = [in_dim * pack] + [width] * (d_layers or layers)
+    def __init__(self, in_dim: int, num_classes: int = 0, conditional: str = "", **section: Any) -> None:
+        arch = MLPArch.of(section)
+        width = arch.d_width(default=200)
+        # The parent builds a one-layer body (replaced below) and the head, uninitialised: the same
+        # modules in the same order as before, so a seed gives the same weights.
+        parent = dataclasses.replace(arch, hidden=width, d_hidden=None, layers=1, d_layers=1, init_std=0.0)
+        super().__init__(in_dim, num_classes, conditional, **dataclasses.asdict(parent))
+        dims = [in_dim * arch.pack] + [width] * (arch.d_layers or arch.layers)
         blocks: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
-            blocks += [d_layer(nn.Linear(a, b * maxout_pieces), d_norm), Maxout(maxout_pieces)]
+            blocks += [d_layer(nn.Linear(a, b * arch.maxout_pieces), arch.d_norm), Maxout(arch.maxout_pieces)]
         self.body = nn.Sequential(*blocks)
-        if init_std:
-            init_pacgan(self, init_std)
+        if arch.init_std:
+            init_pacgan(self, arch.init_std)
 
 
 ARCHITECTURES.register("mlp", (MLPGenerator, MLPDiscriminator), help="MLP G and D for vector data")

@@ -227,7 +227,7 @@ def test_interrupt_hint_fits_the_command(command, tmp_path, capsys, monkeypatch)
         monkeypatch.setattr(run_mod, "_check_datasets", interrupt, raising=False)
         args = [*RUN, "--out", tmp_path / "x"]
     else:
-        import ganbench.external as ext
+        import ganbench.generators.loading as ext
 
         monkeypatch.setattr(ext, "target_kind", interrupt)
         args = ["eval", tmp_path / "x.npz", "--ref", "digits32"]

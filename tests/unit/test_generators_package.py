@@ -38,9 +38,3 @@ def test_checkpoint_format_has_one_home(tmp_path):
     torch.save({"model": {}}, tmp_path / "other.pt")
     with pytest.raises(GanbenchError, match="not a ganbench checkpoint"):
         checkpoint.load_checkpoint(tmp_path / "other.pt")
-
-
-def test_old_import_paths_still_work():
-    import ganbench.external as external
-
-    assert external.load_generator is loading.load_generator and external.target_kind is loading.target_kind

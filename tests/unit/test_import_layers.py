@@ -28,9 +28,9 @@ PKG = ROOT / "ganbench"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("ganbench", "ganbench.errors", "ganbench.faults", "ganbench.limits", "ganbench.catalog",
               "ganbench.registry", "ganbench.io", "ganbench.layout", "ganbench.records", "ganbench.selection",
-              "ganbench.suites", "ganbench.presets", "ganbench.progress")),
+              "ganbench.suites", "ganbench.presets", "ganbench.progress", "ganbench.pictures")),
     ("inputs", ("ganbench.config", "ganbench.data", "ganbench.nets", "ganbench.losses", "ganbench.features",
-                "ganbench.external", "ganbench.generators")),
+                "ganbench.generators")),
     ("metrics", ("ganbench.metrics",)),
     ("evaluation", ("ganbench.evaluation", "ganbench.refstats", "ganbench.check")),
     ("training", ("ganbench.train", "ganbench.monitor")),
@@ -40,9 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 # The one deliberate upward import: ``ganbench.evaluate`` (the package attribute) is the Python API,
 # loaded on first use by the package's __getattr__.
-# Known exception, to remove (issue 10): the memorisation metric draws its nearest-neighbour picture
-# with report.grids from inside the function; the caller should draw it from the nearest-neighbour indices.
-ALLOWED_UP = {("ganbench", "ganbench.api"), ("ganbench.metrics.memorization", "ganbench.report.grids")}
+ALLOWED_UP = {("ganbench", "ganbench.api")}
 # Third-party modules loaded once before the forks, so each child imports only ganbench code.
 PRELOAD = ("numpy", "torch", "scipy", "scipy.linalg", "pandas", "click", "tabulate", "PIL.Image", "tqdm",
            "matplotlib")

@@ -8,11 +8,12 @@ import pytest
 
 from ganbench.errors import GanbenchError
 from ganbench.metrics import memorization as mem
+from ganbench.evaluation.training import write_nn_grid
 from ganbench.metrics.memorization import (
-    copy_share, copy_threshold, ct_test, mann_whitney_z, memorization_metrics, nearest_neighbours,
+    MemoOptions, copy_share, copy_threshold, ct_test, mann_whitney_z, memorization_metrics, nearest_neighbours,
     train_self_nn_distances,
 )
-from ganbench.report.grids import nn_grid
+from ganbench.pictures import nn_grid
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")  # Debian dataset-fashion-mnist (`make test` installs it)
 
@@ -166,12 +167,17 @@ def real(fmnist, clf):
 # 1,000 samples: 20 cells leave ~50 generated samples per cell, above tau*m = 20 (the default 50
 # cells is Meehan's MNIST setting for larger sample sets).
 SETTINGS = {"k_cells": 20, "n_self": 1000, "seed": 0}
+OPTIONS = MemoOptions(**SETTINGS)
 
 
-def _metrics(real, which, **kw):
+def _metrics(real, which, grid_path=None, **grid):
+    """The metrics, and the grid drawn from their nearest neighbours as a run's end draws it."""
     images, feats = real
-    return memorization_metrics(images[which], images["train"], images["test"], gen_feats=feats[which],
-                                train_feats=feats["train"], test_feats=feats["test"], **SETTINGS, **kw)
+    out = memorization_metrics(images[which], images["train"], images["test"], gen_feats=feats[which],
+                               train_feats=feats["train"], test_feats=feats["test"], options=OPTIONS)
+    if grid_path is not None:
+        write_nn_grid(images[which], images["train"], grid_path, **grid)
+    return out
 
 
 def test_heldout_images_pass(real, tmp_path):
@@ -187,7 +193,7 @@ def test_heldout_images_pass(real, tmp_path):
 def test_copied_training_images_are_flagged(real, tmp_path):
     from PIL import Image
 
-    m = _metrics(real, "copies", grid_path=tmp_path / "copies.png", grid_n=8, grid_k=2)
+    m = _metrics(real, "copies", grid_path=tmp_path / "copies.png", n=8, k=2)
     assert m["ct"] < -5  # every copy is at distance 0 inside its cell: measured ~ -15
     assert m["copy_share"] >= 0.9 and m["copy_share_features"] >= 0.9
     assert m["nn_dist_median"] == 0.0
@@ -201,8 +207,8 @@ def test_copied_training_images_are_flagged(real, tmp_path):
 def test_pixel_space_ct_without_features(real):
     images, _ = real
     train, test = images["train"][:5000], images["test"][:2000]  # k-means on 784-d pixels: keep it small
-    honest = memorization_metrics(images["heldout"], train, test, **SETTINGS)
-    copied = memorization_metrics(train[:1000], train, test, **SETTINGS)
+    honest = memorization_metrics(images["heldout"], train, test, options=OPTIONS)
+    copied = memorization_metrics(train[:1000], train, test, options=OPTIONS)
     assert abs(honest["ct"]) < 3 and copied["ct"] < -5
     assert "copy_share_features" not in honest
 

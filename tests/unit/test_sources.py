@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ganbench.data import sources
-from ganbench.data.sources import Remote, Source, download, resolve
+from ganbench.data.sources import Remote, Source, resolve
+from ganbench.io import download
 from ganbench.errors import DataNotFoundError, GanbenchError
 
 FILES = ("a.bin", ("b.bin", "b.bin.gz"))

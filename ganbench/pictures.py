@@ -1,4 +1,4 @@
-"""Pictures of images (PIL only, no matplotlib): the nearest-neighbour grid of memorisation."""
+"""Pictures of uint8 images (PIL only, no matplotlib): the nearest-neighbour grid of memorisation."""
 
 from __future__ import annotations
 
