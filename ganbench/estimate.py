@@ -43,7 +43,7 @@ def per_call(fn: Callable[[], Any], repeats: int = 2) -> float:
 
 def extractor_seconds_per_image(ext: Any, shape: tuple[int, ...], n: int = PROBE_IMAGES) -> float:
     """Feature extraction time per uint8 image of ``shape`` (C, H, W), from a batch of ``n``."""
-    from ganbench.features.inception import extract_features
+    from ganbench.features.base import extract_features
 
     x = np.random.default_rng(0).integers(0, 256, size=(n, *shape), dtype=np.uint8)
     return per_call(lambda: extract_features(x, ext, batch_size=n, progress=False), repeats=1) / n

@@ -21,7 +21,7 @@ import torch
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
-from ganbench.layout import NN_GRID, SAMPLES, RunLayout, SuiteLayout  # noqa: F401  (re-exported: ganbench.vectorised)
+from ganbench.layout import RunLayout
 from ganbench.progress import SuiteDisplay
 from ganbench.records import ResultRecord
 

@@ -18,9 +18,8 @@ from ganbench.data.base import Dataset
 from ganbench.data.stream import SeedStream
 from ganbench.errors import GanbenchError
 from ganbench.evaluation.engine import Evaluation
-from ganbench.generators.checkpoint import FORMAT, atomic_save, load_checkpoint  # noqa: F401  (vectorised, tests)
-from ganbench.io import pick_device  # noqa: F401  (vectorised imports it from here)
-from ganbench.layout import CHECKPOINT, RECORDS  # noqa: F401  (re-exported: ganbench.vectorised, tests)
+from ganbench.generators.checkpoint import FORMAT, atomic_save, load_checkpoint
+from ganbench.io import pick_device
 from ganbench.losses import OBJECTIVES, clip_weights, gradient_penalty
 from ganbench.monitor import BarMonitor, Monitor
 from ganbench.nets import build_networks

@@ -31,8 +31,11 @@ from ganbench.nets import build_networks
 from ganbench.nets.mlp import Maxout
 from ganbench.records import ResultRecord, append_record, finite_metrics, provenance
 from ganbench.generators.checkpoint import FORMAT
-from ganbench.train import CHECKPOINT, RECORDS, atomic_save, load_checkpoint, make_optimizer, pick_device, \
-    check_resume_identity, resolve_run, run_identity, run_protocol, set_lr, simultaneous_update
+from ganbench.generators.checkpoint import atomic_save, load_checkpoint
+from ganbench.io import pick_device
+from ganbench.layout import CHECKPOINT, RECORDS, SAMPLES
+from ganbench.train import check_resume_identity, make_optimizer, resolve_run, run_identity, run_protocol, set_lr, \
+    simultaneous_update
 
 LAYERS = (nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.LeakyReLU, nn.Tanh, Maxout)
 
@@ -404,7 +407,7 @@ def run_group(cfg: RunConfig, seeds: list[int], progress_queue: Any = None) -> l
 
     from ganbench.evaluation.training import make_evaluator
     from ganbench.records import read_records
-    from ganbench.suite import SAMPLES, RunOutcome, make_monitor
+    from ganbench.suite import RunOutcome, make_monitor
 
     t0 = time.perf_counter()
     cfgs = [_with_seed(cfg, s) for s in seeds]

@@ -13,7 +13,9 @@ import torch
 from ganbench.config import RunConfig
 from ganbench.evaluation.training import make_evaluator
 from ganbench.records import read_records
-from ganbench.train import CHECKPOINT, Trainer, load_checkpoint
+from ganbench.generators.checkpoint import load_checkpoint
+from ganbench.layout import CHECKPOINT
+from ganbench.train import Trainer
 
 BUDGET = {"steps": 60, "eval_every": 20, "checkpoint_every": 10}
 

@@ -47,7 +47,8 @@ def running_task(out, min_step=1, max_step=None):
     """(task.json state, checkpoint step, seed directory) of a task now running in ``out`` past its
     first checkpoint."""
     from ganbench.sweep.task import read_state
-    from ganbench.train import CHECKPOINT, load_checkpoint
+    from ganbench.generators.checkpoint import load_checkpoint
+    from ganbench.layout import CHECKPOINT
 
     for state_file in out.rglob("task.json"):
         st = read_state(state_file.parent) or {}

@@ -11,7 +11,8 @@ from conftest import CMD, cli_env, cli_inproc, metrics_by_key, run_cli
 import ganbench.suite
 from ganbench.sweep.manifest import load_plan
 from ganbench.sweep.task import read_state, run_task_of_plan
-from ganbench.train import CHECKPOINT, load_checkpoint
+from ganbench.generators.checkpoint import load_checkpoint
+from ganbench.layout import CHECKPOINT
 
 SMALL = ["--models", "gan", "--dataset", "grid,ring", "--seeds", "0,1", "--budget", "smoke",
          "--steps", "40", "--eval-every", "20", "--quiet"]

@@ -7,7 +7,9 @@ import torch
 
 from ganbench.config import RunConfig
 from ganbench.nets import build_networks
-from ganbench.train import CHECKPOINT, Trainer, load_checkpoint, resolve_run
+from ganbench.generators.checkpoint import load_checkpoint
+from ganbench.layout import CHECKPOINT
+from ganbench.train import Trainer, resolve_run
 from ganbench.vectorised import GroupTrainer, Stacked
 
 STEPS = 6
