@@ -26,7 +26,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.features.inception import InceptionExtractor, _fid_helper_path, extract_features
+from ganbench.features.base import extract_features
+from ganbench.features.inception import InceptionExtractor
+from ganbench.features.inception_weights import _fid_helper_path
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit deprecation notices
 

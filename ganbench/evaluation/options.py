@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 
 from ganbench.errors import GanbenchError
 
-# Preprocessing modes: a test keeps this equal to ganbench.features.inception.MODES plus
+# Preprocessing modes: a test keeps this equal to ganbench.features.preprocessing.MODES plus
 # ganbench.features.vit.RESIZE_MODES (DINOv2, CLIP).
 Mode = Literal["legacy-tf", "clean", "legacy-pytorch", "edm2", "pil-bicubic"]
 MODE_CHOICES: tuple[str, ...] = get_args(Mode)

