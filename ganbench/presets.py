@@ -8,13 +8,15 @@ and its preprocessing mode, and the statistic the published numbers report. Ever
 evaluated under a preset stores ``preset`` and the preset's full protocol (``preset_protocol``), and
 ``ganbench check`` refuses to compare records of different presets.
 
-Adding a preset is one entry in ``_PRESETS``.
+The presets themselves are data, in ``ganbench/presets.toml``; adding one is one table there.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from ganbench.errors import UnknownNameError
@@ -52,33 +54,28 @@ class Preset:
 
 
 PRESETS: Registry[Preset] = Registry("preset")
+_FIELDS = tuple(f.name for f in dataclasses.fields(Preset))
 
-_INCEPTION = ("inception", "legacy-tf")  # TF-Inception pool3, TF1 bilinear resize (pytorch-fid, stylegan2-ada)
-_PRESETS = (
-    Preset("fid10k_test", ("fid",), 10_000, 10_000, "test", *_INCEPTION, TRAIN_SEEDS, 1,
-           "Lucic et al. 2018, 'Are GANs Created Equal?', sec. 4: FID of 10k samples vs 10k test images, "
-           "reported as a distribution over training seeds"),
-    Preset("fid50k_train", ("fid",), 50_000, 50_000, "train", *_INCEPTION, MEAN_EVAL, 3,
-           "mimicry (kwotsin/mimicry, README baselines): 50k vs 50k train, fixed step, ± over 3 evaluation "
-           "seeds; StudioGAN (TPAMI 2023) uses the same counts and split but reports the best over training"),
-    Preset("fid5k_test", ("fid",), 5_000, 5_000, "test", *_INCEPTION, FINAL, 1,
-           "reduced fid10k_test: 5k vs 5k test images, one evaluation of the final step"),
-    Preset("kid50k_train", ("kid",), 50_000, 50_000, "train", *_INCEPTION, FINAL, 1,
-           "stylegan2-ada-pytorch metrics/kernel_inception_distance.py: 50k generated, 100 subsets of 1000, "
-           "cubic kernel; real set: 50k train images"),
-    Preset("pr50k3_train", ("pr",), 50_000, 50_000, "train", *_INCEPTION, FINAL, 1,
-           "stylegan2-ada-pytorch metrics/precision_recall.py: k = 3 over 50k generated (Kynkäänniemi et al. "
-           "2019); here on Inception pool3 features, where stylegan2-ada uses VGG-16"),
-    Preset("fd_dinov2_50k_train", ("fd",), 50_000, None, "train", "dinov2-vit-l14", "edm2", MIN_EVAL, 3,
-           "EDM2 (Karras et al. 2024; NVlabs/edm2 calculate_metrics.py): FD over DINOv2 ViT-L/14 class tokens, "
-           "50k generated vs the whole training set, minimum over 3 evaluation seeds"),
-    Preset("cpu2k_train", ("fid", "kid", "pr", "dc"), 2_000, 2_000, "train", "auto", "legacy-tf", FINAL, 1,
-           "ganbench's cpu image budget: 2k vs 2k train images, minutes on 2 CPU cores"),
-    Preset("smoke32_train", ("fid", "kid", "pr", "dc"), 32, 32, "train", "inception", "legacy-tf", FINAL, 1,
-           "ganbench's smoke image budget: 32 vs 32, seconds, for tests only"),
-)
-for _p in _PRESETS:
-    PRESETS.register(_p.name, _p, help=_p.source)
+
+def _preset_from_table(name: str, table: dict[str, Any]) -> Preset:
+    """One table of presets.toml as a Preset; a misspelt or missing field or unknown statistic fails
+    at import, naming the preset (a typo in the data must not change a protocol silently)."""
+    fields = {"name": name, "n_real": None, **table, "metrics": tuple(table.get("metrics", ()))}
+    unknown = sorted(set(fields) - set(_FIELDS))
+    missing = sorted(set(_FIELDS) - set(fields))
+    if unknown or missing or fields["statistic"] not in STATISTICS:
+        raise ValueError(f"presets.toml [{name}]: unknown {unknown}, missing {missing}, "
+                         f"statistic {fields.get('statistic')!r} (known: {', '.join(STATISTICS)})")
+    return Preset(**fields)
+
+
+def _load_presets() -> None:
+    with resources.files("ganbench").joinpath("presets.toml").open("rb") as f:
+        for name, table in tomllib.load(f).items():
+            PRESETS.register(name, _preset_from_table(name, table), help=table["source"])
+
+
+_load_presets()
 
 
 def get_preset(name: str) -> Preset:

@@ -123,7 +123,7 @@ def _preset_options(preset: str, options: dict[str, Any], ref: str | None) -> di
               help="Comma-separated: fid, kid, is, pr (precision/recall), dc (density/coverage), fd_inf (FD∞), "
                    "fd, cmmd, cdc (clipped density/coverage), vendi.")
 @click.option("--preset", default=None,
-              help="Evaluation protocol preset (ganbench/presets.py: fid10k_test, fid50k_train, fid5k_test, "
+              help="Evaluation protocol preset (ganbench/presets.toml: fid10k_test, fid50k_train, fid5k_test, "
                    "kid50k_train, pr50k3_train, cpu2k_train, ...): fixes metrics, -n, --n-real, --split, "
                    "--features and --mode; the record stores it.")
 @click.option("-n", "--n", "n", type=int, default=None,

@@ -1,4 +1,4 @@
-"""Protocol presets (ganbench/presets.py) and stated checkpoint selection (ganbench/selection.py)."""
+"""Protocol presets (ganbench/presets.py, data in ganbench/presets.toml) and stated checkpoint selection (ganbench/selection.py)."""
 
 import pytest
 
@@ -21,6 +21,19 @@ def test_published_presets_fix_counts_split_extractor_mode_and_statistic():
     assert fields["preset"] == "pr50k3_train" and fields["preset_protocol"]["metrics"] == ["pr"]
     with pytest.raises(UnknownNameError, match="did you mean 'fid10k_test'"):
         get_preset("fid10k_tset")
+
+
+def test_preset_table_with_a_typo_or_unknown_statistic_is_refused():
+    from ganbench.presets import _preset_from_table
+
+    good = dict(metrics=["fid"], n_gen=10, n_real=10, split="test", extractor="inception", mode="legacy-tf",
+                statistic="final step", eval_seeds=1, source="test")
+    assert _preset_from_table("ok", good).metrics == ("fid",)
+    assert _preset_from_table("whole_split", {k: v for k, v in good.items() if k != "n_real"}).n_real is None
+    with pytest.raises(ValueError, match=r"\[typo\]: unknown \['n_gens'\]"):
+        _preset_from_table("typo", {**{k: v for k, v in good.items() if k != "n_gen"}, "n_gens": 10})
+    with pytest.raises(ValueError, match="statistic 'best'"):
+        _preset_from_table("stat", {**good, "statistic": "best"})
 
 
 def test_apply_preset_fills_options_and_refuses_contradictions():
