@@ -122,9 +122,20 @@ def _probe_task(cfgs: list[Any]) -> tuple[str, Any, float, float]:
         torch.set_num_threads(threads)
 
 
-def run_estimate(cfgs: list[Any], workers: int, device: Any) -> str:
+def run_estimate(cfgs: list[Any], workers: int, device: Any, resume: bool = False) -> str:
     """One line for ``ganbench run``: the suite's time, from probing each task (one (model, dataset)
-    and its seeds) the way the suite will train it."""
+    and its seeds) the way the suite will train it. On a resume, only the tasks not yet done count."""
+    from ganbench.sweep.manifest import task_groups
+
+    done_note = ""
+    if resume:
+        from ganbench.sweep.task import task_done
+
+        left = [c for group in task_groups(cfgs) if not task_done(group) for c in group]
+        if not left:
+            return f"all {len(cfgs)} run(s) already done; nothing to train (--resume)"
+        done_note = f"{len(cfgs) - len(left)} of {len(cfgs)} run(s) already done (--resume); "
+        cfgs = left
     tasks: dict[tuple[str, str], list[Any]] = {}
     for c in cfgs:
         tasks.setdefault((c.model, c.dataset), []).append(c)
@@ -136,15 +147,13 @@ def run_estimate(cfgs: list[Any], workers: int, device: Any) -> str:
         if budget.name != "smoke" and not overridden:  # time scales with steps and, roughly, the batch size
             smoke = task[0].recipe().budget("smoke", modality)
             smoke_times.append(smoke.steps * s_step * smoke.batch_size / budget.batch_size)
-    from ganbench.sweep.manifest import task_groups
-
     n_tasks = len(task_groups(cfgs))  # what the suite runs: a seed group, or one task per seed (sngan, images)
     parallel = max(1, min(workers, n_tasks))
 
     def wall(ts: list[float]) -> float:  # the longest task bounds the wall time however many workers
         return max(sum(ts) / parallel, max(ts))
 
-    line = (f"estimate: {fmt_duration(wall(times))} on {device_word(device)} for {len(cfgs)} run(s) in "
+    line = (f"estimate: {done_note}{fmt_duration(wall(times))} on {device_word(device)} for {len(cfgs)} run(s) in "
             f"{n_tasks} task(s), {parallel} at a time (timed from a few training steps; start-up and "
             f"small evaluations not included)")
     if smoke_times:

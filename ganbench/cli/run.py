@@ -54,7 +54,8 @@ def _print_estimate(base: RunConfig, models: list[str], datasets: list[str], see
     from ganbench.suite import default_workers
 
     cfgs = [dataclasses.replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
-    click.echo(f"ganbench run: {run_estimate(cfgs, workers or default_workers(base.device), base.device)}", err=True)
+    line = run_estimate(cfgs, workers or default_workers(base.device), base.device, resume=base.resume)
+    click.echo(f"ganbench run: {line}", err=True)
 
 
 @cli.command("run")

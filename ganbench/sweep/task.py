@@ -64,6 +64,14 @@ def _done(cfg: RunConfig, state: dict[str, Any] | None, task_id: str) -> bool:
     return bool(state) and state.get("state") == "done" and state.get("id") == task_id and cfg.layout().records.exists()
 
 
+def task_done(cfgs: list[RunConfig]) -> bool:
+    """Whether every seed of this task finished under the same task id (what a resume skips)."""
+    from ganbench.sweep.manifest import task_id as compute_id
+
+    tid = compute_id(cfgs)
+    return all(_done(c, read_state(c.layout().root), tid) for c in cfgs)
+
+
 def run_tracked(cfgs: list[RunConfig], threads: int | None = None, task_id: str | None = None,
                 progress_queue: Any = None) -> list:
     """suite.run_task (the seeds of one task, stacked where the recipe allows) with the task's state

@@ -113,3 +113,29 @@ def test_the_estimate_averages_a_critic_schedule_over_the_budget():
     assert 0.05 < scale < 0.2  # about (1 + ~5.3) / (1 + 100)
     gan = RunConfig(model="gan", dataset="ring", budget="paper").recipe()
     assert _schedule_scale(gan, 100_000) == 1.0
+
+
+def test_a_resume_estimates_only_the_tasks_not_done(tmp_path):
+    """On --resume, a task whose seeds are all done under its id (what the suite skips) is not timed
+    again: the line says how many runs are done and times the rest; with none left it says so."""
+    from ganbench.sweep.manifest import task_groups, task_id
+    from ganbench.sweep.task import write_state
+
+    base = RunConfig(model="gan", dataset="ring", budget="smoke", out_dir=tmp_path, resume=True)
+    cfgs = [dataclasses.replace(base, model=m, seed=s) for m in ("gan", "lsgan") for s in (0, 1)]
+
+    def finish(group):
+        for c in group:
+            write_state(c.layout().root, state="done", id=task_id(group), seed=c.seed)
+            c.layout().records.write_text("")
+
+    gan_task, lsgan_task = task_groups(cfgs)
+    finish(gan_task)
+    line = run_estimate(cfgs, 2, "cpu", resume=True)
+    assert "2 of 4 run(s) already done (--resume)" in line and "for 2 run(s) in 1 task(s)" in line
+    assert "for 4 run(s)" in run_estimate(cfgs, 2, "cpu")  # a fresh run times everything
+    write_state(lsgan_task[0].layout().root, state="done", id="another-plan", seed=0)  # stale id: not done
+    lsgan_task[0].layout().records.write_text("")
+    assert "2 of 4 run(s) already done" in run_estimate(cfgs, 2, "cpu", resume=True)
+    finish(lsgan_task)
+    assert run_estimate(cfgs, 2, "cpu", resume=True) == "all 4 run(s) already done; nothing to train (--resume)"
