@@ -185,9 +185,10 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
         MODELS.get(name_or_path)
         data = _read_toml(_recipe_dir() / f"{name_or_path}.toml")
     data.setdefault("name", p.stem)
-    merged = _write_protocols(_deep_merge(_read_toml(_recipe_dir() / "_defaults.toml"), data))
     if overrides:
         check_overrides(overrides)
+    merged = _write_protocols(_deep_merge(_read_toml(_recipe_dir() / "_defaults.toml"), data), overrides)
+    if overrides:
         merged = _deep_merge(merged, overrides)
         # A modality section (e.g. [vector.optimizer]) is merged over the top level at run time
         # (Recipe.for_run); the user's --set must win there too, not be silently replaced.
@@ -227,8 +228,8 @@ def _mixtures_sentence(steps: int, dataset_steps: dict[str, int]) -> str:
 def _optimizer_words(run: dict[str, Any], own: dict[str, Any]) -> str:
     """"Adam 5e-4 (0.5, 0.999)"; "this recipe's ..." when the budget keeps the recipe's own optimiser."""
     name = run.get("name", "adam")
-    lrs = {_short_float(run["lr_g"]), _short_float(run["lr_d"])}
-    words = f"{_OPTIMIZER_WORDS.get(name, name)} {' / '.join(sorted(lrs))}"
+    lr_g, lr_d = _short_float(run["lr_g"]), _short_float(run["lr_d"])
+    words = f"{_OPTIMIZER_WORDS.get(name, name)} {lr_g if lr_g == lr_d else f'G {lr_g} / D {lr_d}'}"
     if name == "adam":
         words += f" ({', '.join(f'{b:g}' for b in run.get('betas', (0.5, 0.999)))})"
     kept = all(run.get(k) == own.get(k) for k in ("name", "lr_g", "lr_d")) and \
@@ -244,10 +245,11 @@ def _decay_words(decay_from: float | None) -> str:
     return f"decayed linearly to 0 from {decay_from:g} of the steps"
 
 
-def vector_protocol(recipe: Recipe, budget: Budget) -> str:
+def vector_protocol(recipe: Recipe, budget: Budget, overrides: dict[str, Any] | None = None) -> str:
     """The sentence of ganbench's own vector protocol, written from what a run of ``recipe`` under
-    ``budget`` trains with: the nets' widths, the batch, the optimiser and its decay, the steps."""
-    run = recipe.for_run("vector", budget)
+    ``budget`` trains with (the user's ``--set`` ``overrides`` winning, as in ``Recipe.for_run``): the
+    nets' widths, the batch, the optimiser and its decay, the steps."""
+    run = recipe.for_run("vector", budget, overrides)
     own = recipe.for_run("vector", dataclasses.replace(budget, recipe={}))
     a, opt = run.arch["vector"], run.optimizer
     g = f"G {a.get('g_layers') or a.get('layers', 3)}x{a.get('g_hidden') or a.get('hidden', 128)}" + \
@@ -261,8 +263,9 @@ def vector_protocol(recipe: Recipe, budget: Budget) -> str:
             f"{_mixtures_sentence(budget.steps, budget.dataset_steps)}")
 
 
-def _write_protocols(merged: dict[str, Any]) -> dict[str, Any]:
-    """The recipe dict with each ``protocol = "generated"`` budget's sentence written in."""
+def _write_protocols(merged: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The recipe dict with each ``protocol = "generated"`` budget's sentence written in, from the
+    values a run trains with: a ``--set`` that changes one (e.g. optimizer.lr_g) changes the sentence."""
     marked = [(m, name) for m, by_name in merged.get("budgets", {}).items() for name, b in by_name.items()
               if b.get("protocol") == GENERATED]
     if not marked:
@@ -273,7 +276,7 @@ def _write_protocols(merged: dict[str, Any]) -> dict[str, Any]:
         if modality != "vector":
             raise GanbenchError(f"recipe {merged.get('name')!r}: budgets.{modality}.{name}.protocol = "
                                 f"{GENERATED!r} is written for vector budgets only")
-        out["budgets"][modality][name]["protocol"] = vector_protocol(recipe, recipe.budget(name, modality))
+        out["budgets"][modality][name]["protocol"] = vector_protocol(recipe, recipe.budget(name, modality), overrides)
     return out
 
 

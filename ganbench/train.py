@@ -99,13 +99,17 @@ def _diff_detail(key: str, old: Any, new: Any) -> str:
     if set(a) == set(b) == {""}:  # a plain value (model, seed, dataset)
         return f"{key}: {a['']!r} -> {b['']!r}"
     keys = sorted(k for k in set(a) | set(b) if a.get(k, _ABSENT) != b.get(k, _ABSENT))
+    # A generated protocol sentence follows the values it is written from: name the values, not it too.
+    values = [k for k in keys if not k.endswith(".protocol")]
+    follows = " (and the protocol sentences written from them)" if values and len(values) < len(keys) else ""
+    keys = values or keys
 
     def show(v: Any) -> str:
         return "(absent)" if v is _ABSENT else repr(v)
 
     shown = ", ".join(f"{k or '(the whole value)'}: {show(a.get(k, _ABSENT))} -> {show(b.get(k, _ABSENT))}"
                       for k in keys[:_SHOWN])
-    return f"{key} differs in {shown}" + (f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else "")
+    return f"{key} differs in {shown}" + (f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else "") + follows
 
 
 def simultaneous_update(d_loss: torch.Tensor, g_loss: torch.Tensor, d_params: list, g_params: list,

@@ -41,6 +41,8 @@ def test_resume_with_a_changed_set_names_the_key(tmp_path):
     assert "\n" not in msg
     assert f"recipe differs in optimizer.lr_g: {old!r} -> {new!r}" in msg
     assert "optimizer.lr_d" not in msg and "budget" not in msg  # only what differs
+    # the cpu sentence follows lr_g (config.vector_protocol), so it differs too: said, not spelt out
+    assert "(and the protocol sentences written from them)" in msg
     # The same options resume.
     assert Trainer(_cfg(tmp_path, resume=True)).run().step == 12
 
