@@ -4,6 +4,7 @@ scatter, and discovery of nearest-neighbour grid images written by the memorisat
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 from typing import Iterable
 
@@ -44,7 +45,8 @@ def mog_grid(panels: dict[tuple[str, str], np.ndarray], centers: dict[str, np.nd
     datasets = list(dict.fromkeys(d for _, d in panels))
     # At least 3.6 in wide so the title fits over a single column.
     # Constrained layout keeps the figure title clear of the panel titles (tight_layout does not).
-    fig, axes = plt.subplots(len(models), len(datasets), figsize=(max(3.6, 2.6 * len(datasets)), 2.6 * len(models)),
+    width = max(3.6, 2.6 * len(datasets))
+    fig, axes = plt.subplots(len(models), len(datasets), figsize=(width, 2.6 * len(models)),
                              squeeze=False, layout="constrained")
     for i, m in enumerate(models):
         for j, d in enumerate(datasets):
@@ -71,8 +73,9 @@ def mog_grid(panels: dict[tuple[str, str], np.ndarray], centers: dict[str, np.nd
     title = "generated samples (blue) over true mode centres (red)"
     if radii:
         title += "; shaded: high-quality radius"
-    fig.suptitle(title if len(datasets) > 1 else title.replace(" over ", "\nover ").replace("; ", ";\n"),
-                 fontsize=10)
+    # Wrapped to the figure's width (about 11 characters per inch at 10 pt), so no word is cut off.
+    lines = [textwrap.fill(part, int(width * 11)) for part in title.split("; ")]
+    fig.suptitle(";\n".join(lines) if len(title) > width * 11 else title, fontsize=10)
     return _save(fig, path)
 
 

@@ -64,3 +64,26 @@ def test_mog_plot_title_clear_of_panel_titles_and_hq_radius_drawn(tmp_path, monk
     assert len(circles) == 8 and all(p.radius == 0.034 for p in circles)
     assert "HQ r=0.034" in fig.axes[0].get_title()
     plt.close(fig)
+
+
+@pytest.mark.parametrize("datasets", [("ring",), ("ring", "grid")])
+def test_mog_plot_title_fits_inside_the_figure(tmp_path, monkeypatch, datasets):
+    """The figure title is wrapped to the figure's width: none of it is cut off at either edge (the
+    two-column ring + grid figure of the mixture suites used to lose both ends of its one line)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ganbench.report import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
+    c = np.array([[np.cos(a), np.sin(a)] for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)])
+    x = np.random.default_rng(0).normal(size=(100, 2))
+    plots.mog_grid({("gan", d): x for d in datasets}, {d: c for d in datasets}, tmp_path / "m.png",
+                   radii={d: 0.05 for d in datasets})
+    fig = figs[0]
+    fig.canvas.draw()
+    sup = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    assert sup.x0 >= 0 and sup.x1 <= fig.bbox.width, (sup, fig.bbox.width)
+    assert "shaded: high-quality radius" in " ".join(fig._suptitle.get_text().split())
+    plt.close(fig)
