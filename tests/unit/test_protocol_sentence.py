@@ -33,11 +33,14 @@ def test_every_recipe_has_the_sentence_it_had():
         assert _sentence(load_recipe(model)) == text, model
 
 
-def test_committed_records_carry_the_generated_sentence():
+@pytest.mark.parametrize("results", ["mog-cpu", "mog-full-cpu"])
+def test_committed_records_carry_the_generated_sentence(results):
+    """Every committed cpu-budget mixture record carries the sentence the current recipes write (a
+    record whose sentence is missing or stale, e.g. the bare marker "generated", fails here)."""
     seen = set()
-    for line in (ROOT / "results" / "mog-cpu" / "records.jsonl").read_text().splitlines():
+    for line in (ROOT / "results" / results / "records.jsonl").read_text().splitlines():
         rec = json.loads(line)
-        assert rec["protocol"]["protocol"] == _sentence(load_recipe(rec["model"])), rec["model"]
+        assert rec["protocol"]["protocol"] == _sentence(load_recipe(rec["model"])), (rec["model"], rec["dataset"])
         seen.add(rec["model"])
     assert len(seen) >= 3
 
@@ -59,3 +62,19 @@ def _recipe_with(tmp_path, body: str):
 def test_the_sentence_follows_the_values(tmp_path, body, words):
     text = _sentence(_recipe_with(tmp_path, body))
     assert words in text and text != WRITTEN["gan"]
+
+
+@pytest.mark.parametrize("overrides,words", [
+    ({"optimizer": {"lr_g": 1e-3}}, "Adam G 1e-3 / D 5e-4 (0.5, 0.999)"),
+    ({"vector": {"optimizer": {"lr_d": 2e-4}}}, "Adam G 5e-4 / D 2e-4 (0.5, 0.999)"),
+    ({"optimizer": {"decay_from": 0.75}}, "decayed linearly to 0 from 0.75 of the steps"),
+])
+def test_a_set_override_is_in_the_sentence_as_the_run_trains_it(overrides, words):
+    """--set wins over the cpu budget's own values when the run trains (Recipe.for_run); the sentence
+    the record carries must say what was trained, not the recipe's value the override replaced."""
+    recipe = load_recipe("gan", overrides)
+    budget = recipe.budget("cpu", "vector")
+    trained = recipe.for_run("vector", budget, overrides).optimizer
+    assert words in _sentence(recipe), _sentence(recipe)
+    assert _sentence(load_recipe("gan")) == WRITTEN["gan"]  # no override: the sentence is unchanged
+    assert trained != load_recipe("gan").for_run("vector", budget).optimizer
