@@ -187,6 +187,8 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
     data.setdefault("name", p.stem)
     if overrides:
         check_overrides(overrides)
+    # The sentences are written before the overrides are merged in: vector_protocol applies them as the
+    # run does and compares with the recipe file's own values ("this recipe's RMSprop ..." only if kept).
     merged = _write_protocols(_deep_merge(_read_toml(_recipe_dir() / "_defaults.toml"), data), overrides)
     if overrides:
         merged = _deep_merge(merged, overrides)
