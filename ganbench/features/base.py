@@ -234,7 +234,7 @@ def extract_features(images: Any, extractor: Callable[[torch.Tensor], dict[str, 
     ``num_threads`` sets torch's CPU threads for this call; by default torch uses one per
     physical core (both cores on the 2-core machines), fastest on an idle machine.
     """
-    from tqdm.auto import tqdm
+    from ganbench.progress import bar as progress_bar
 
     if batch_size < 1:
         raise GanbenchError(f"batch_size must be >= 1, got {batch_size}")
@@ -247,8 +247,8 @@ def extract_features(images: Any, extractor: Callable[[torch.Tensor], dict[str, 
         torch.set_num_threads(num_threads)
     outs: dict[str, list[np.ndarray]] = {}
     try:
-        with torch.inference_mode(), tqdm(total=total, unit="img", dynamic_ncols=True,
-                                          desc=_bar_label(desc, extractor), disable=not progress) as bar:
+        with torch.inference_mode(), progress_bar(total=total, unit="img", desc=_bar_label(desc, extractor),
+                                                  disable=not progress) as bar:
             for batch in batches(images, batch_size):
                 for k, v in extractor(batch).items():
                     outs.setdefault(k, []).append(v.float().cpu().numpy())

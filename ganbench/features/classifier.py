@@ -128,7 +128,7 @@ def _accuracy(net: DomainCNN, x: np.ndarray, y: np.ndarray, batch: int = 1000) -
 def train_classifier(train_x: np.ndarray, train_y: np.ndarray, settings: TrainSettings,
                      progress: bool = True, desc: str = "domain classifier") -> DomainCNN:
     """Train a DomainCNN on uint8 [N,1,28,28] images, deterministically for given settings."""
-    from tqdm.auto import tqdm
+    from ganbench.progress import bar as progress_bar
 
     if settings.n_train is not None and settings.n_train < len(train_x):
         idx = np.sort(np.random.default_rng(settings.seed).choice(len(train_x), settings.n_train, replace=False))
@@ -145,8 +145,8 @@ def train_classifier(train_x: np.ndarray, train_y: np.ndarray, settings: TrainSe
                                                     total_steps=settings.epochs * steps_per_epoch)
         gen = torch.Generator().manual_seed(settings.seed)
         net.train()
-        with tqdm(total=settings.epochs * steps_per_epoch, desc=desc, unit="step", disable=not progress,
-                  dynamic_ncols=True) as bar:
+        with progress_bar(total=settings.epochs * steps_per_epoch, desc=desc, unit="step",
+                          disable=not progress) as bar:
             for _ in range(settings.epochs):
                 perm = torch.randperm(len(x), generator=gen)
                 for i in range(0, len(x), settings.batch_size):
