@@ -1,12 +1,18 @@
-"""ganbench: a GAN benchmark and evaluation harness."""
+"""ganbench: a GAN benchmark and evaluation harness.
 
-__version__ = "0.1.0"
+``ganbench.evaluate`` (score samples or a generator) and ``ganbench.train`` (train a method under a
+budget, beside the baselines) are the Python API (``ganbench.api``), imported on first use so that
+``import ganbench`` stays light (no torch).
+"""
+
+from ganbench.version import __version__
+
+__all__ = ["__version__", "evaluate", "train"]
 
 
 def __getattr__(name: str):
-    # ganbench.evaluate is imported on first use, so `import ganbench` stays light (no torch).
-    if name == "evaluate":
-        from ganbench.api import evaluate
+    if name in ("evaluate", "train", "Method", "Step"):
+        from ganbench import api
 
-        return evaluate
+        return getattr(api, name)
     raise AttributeError(f"module 'ganbench' has no attribute {name!r}")

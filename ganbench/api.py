@@ -1,9 +1,11 @@
-"""The Python API: one call from samples (or a generator) and a reference to values, intervals and
-the protocol that makes them comparable.
+"""The Python API: ``evaluate`` (samples or a generator against a reference: values, intervals and
+the protocol that makes them comparable) and ``train`` (a method under a budget, beside the
+baselines, into the same run directory and records as ``ganbench run``).
 
     import ganbench
     r = ganbench.evaluate(samples, "cifar10", metrics=["fid", "kid"])
     r["fid"], r.intervals["fid"], r.protocol
+    run = ganbench.train(ganbench.Method(recipe, step=MyStep), "ring", seeds=[0, 1, 2], models=["gan"])
 
 ``samples``: uint8 images (N,C,H,W or N,H,W,C array or tensor), an image set path (folder, .zip,
 .npz/.npy) or a generator (a callable z -> images with ``z_dim``; ``n`` samples are drawn).
@@ -120,3 +122,96 @@ def evaluate(samples_or_generator: Any, ref: Any, metrics: Sequence[str] | str |
         device=opts.device, data_dir=opts.data_dir, progress=opts.progress))
     values, intervals = _split_intervals(ev.values)
     return Evaluation(values, intervals, {**ev.protocol, **extra})
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainOptions:
+    """What ``train`` accepts besides the method, datasets and seeds (None: the budget's value)."""
+
+    budget: str = "smoke"
+    out: str | Path | None = None   # the run directory (default: runs/<timestamp>, as `ganbench run`)
+    steps: int | None = None
+    batch_size: int | None = None
+    eval_every: int | None = None
+    checkpoint_every: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # --set, as a nested dict
+    device: str = "auto"
+    data_dir: str | None = None
+    resume: bool = False
+    progress: bool = False
+    tensorboard: bool = True
+    workers: int = 1
+
+
+@dataclass
+class TrainResult:
+    """The run directory ``out``, its records (every model, dataset, seed and evaluation) and the tables."""
+
+    out: Path
+    records: list[Any]
+    table: str
+    reproduction: str = ""
+
+
+def _model_specs(method: Any, models: Sequence[str]) -> tuple[list[Any], Any]:
+    """(the grid's models, the method object to hand down, if one was given)."""
+    from ganbench.sweep.grid import ModelSpec, parse_models
+    from ganbench.training.method import Method
+
+    others = parse_models(list(models), allow_empty=True)
+    if isinstance(method, Method):
+        return [ModelSpec(method.recipe.name), *others], method
+    if hasattr(method, "to_dict") and hasattr(method, "budgets"):  # a Recipe
+        return [ModelSpec(method.name), *others], Method(method)
+    return parse_models([str(method), *models]), None
+
+
+def train(method: Any, datasets: str | Sequence[str] = "ring", seeds: Sequence[int] = (0, 1, 2),
+          models: Sequence[str] = (), **options: Any) -> TrainResult:
+    """Train ``method`` (a ``Method`` object, a ``Recipe``, a recipe file or a registered model) and
+    ``models`` (baselines to train beside it) on ``datasets`` x ``seeds`` under a budget, evaluate,
+    and write the same run directory, records, tables and report as ``ganbench run``.
+
+    Options: see ``TrainOptions``. A method object trains in this process (it need not be importable
+    by a worker); registered models and recipe files use ``workers`` processes."""
+    import datetime as dt
+
+    from ganbench.config import RunConfig
+    from ganbench.io import check_output_dir
+    from ganbench.report.write import write_run_report
+    from ganbench.sweep.grid import grid, refuse_overwrite, run_grid
+    from ganbench.sweep.plan import build_plan
+
+    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(TrainOptions)})
+    if unknown:
+        raise GanbenchError(f"unknown option(s) {', '.join(unknown)}; known: "
+                            f"{', '.join(f.name for f in dataclasses.fields(TrainOptions))}")
+    o = TrainOptions(**options)
+    specs, obj = _model_specs(method, models)
+    names = [datasets] if isinstance(datasets, str) else list(datasets)
+    out = check_output_dir(o.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    base = RunConfig(model=specs[0].name, dataset=names[0], budget=o.budget, out_dir=Path(out), data_dir=o.data_dir,
+                     device=o.device, resume=o.resume, progress=o.progress, tensorboard=o.tensorboard,
+                     recipe_overrides=dict(o.overrides),
+                     budget_overrides={"steps": o.steps, "batch_size": o.batch_size, "eval_every": o.eval_every,
+                                       "checkpoint_every": o.checkpoint_every})
+    plan = build_plan(grid(specs, names, list(seeds), base), obj)
+    if not o.resume:
+        refuse_overwrite(plan)
+    plan.write(Path(plan.base["out_dir"]) / "plan.json")
+    written: dict[str, Any] = {}
+    result = run_grid(plan, o.resume, o.progress, o.workers, method=obj,
+                      finish=lambda records, wall: written.update(write_run_report(Path(out), records, wall_s=wall)))
+    return TrainResult(Path(out), result.records, written.get("table_text", ""), written.get("reproduction_text", ""))
+
+
+def __getattr__(name: str) -> Any:
+    # The method interface, for `ganbench.Method` / `ganbench.Step` (ganbench.training.method).
+    if name in ("Method", "Step"):
+        from ganbench.training import method
+
+        return getattr(method, name)
+    raise AttributeError(f"module 'ganbench.api' has no attribute {name!r}")

@@ -14,42 +14,35 @@ import functools
 import json
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError
 from ganbench.layout import RunLayout
-from ganbench.registry import BUDGETS, MODELS
+from ganbench.registry import BUDGETS, MODELS, recipe_dir
 
 
 
 @dataclass(frozen=True)
 class BudgetInfo:
-    """What a budget is for and how long one run takes, evaluation included (shown by ``ganbench list``)."""
+    """How long one run of a budget takes, evaluation included (shown by ``ganbench list`` beside the
+    budget's help line, which says what it is for: ganbench.registry)."""
 
-    purpose: str
     cpu_time: str  # measured per run on 2 CPU cores, evaluation included (docs/budgets.md)
     gpu_time: str = "not measured yet"
 
 
 BUDGET_INFO = {
-    "smoke": BudgetInfo("check that everything runs (tests, CI); numbers mean nothing",
-                        "vector about 15 s CPU, image (28x28) about 55 s CPU, start-up included"),
-    "cpu": BudgetInfo("ganbench's own converged mixture protocol; a first signal on images",
-                      "vector: 3 seeds stacked, 2-9 min per model and mixture, the default suite about 14 min "
+    "smoke": BudgetInfo("vector about 15 s CPU, image (28x28) about 55 s CPU, start-up included"),
+    "cpu": BudgetInfo("vector: 3 seeds stacked, 2-9 min per model and mixture, the default suite about 14 min "
                       "(results/mog-cpu/NOTE.md); image (28x28) 10-13 min wall, 2 runs at a time"),
-    "paper": BudgetInfo("the published budget: PacGAN's 400k iterations on mixtures, 100k generator steps and "
-                        "50k samples on images (docs/reference.md section 3)",
-                        "images: days (a GPU job); vector: hours per run on a CPU (PacGAN's 400k iterations)"),
-    "lucic": BudgetInfo("images: Lucic et al. 2018's protocol (batch 64, 20 epochs, FID 10k test vs 10k samples)",
-                        "hours per run on a CPU (18,750 steps and 20k Inception images); not run here"),
+    "paper": BudgetInfo("images: days (a GPU job); vector: hours per run on a CPU (PacGAN's 400k iterations)"),
+    "lucic": BudgetInfo("hours per run on a CPU (18,750 steps and 20k Inception images); not run here"),
 }
 for _name, _info in BUDGET_INFO.items():
-    BUDGETS.register(_name, _info, help=_info.purpose)
+    BUDGETS.register(_name, _info)
 
 MODALITIES = ("vector", "image")
-UPDATES = ("alternating", "simultaneous")
 
 
 @dataclass(frozen=True)
@@ -102,28 +95,46 @@ class Recipe:
     arch: dict[str, dict[str, Any]]
     budgets: dict[str, dict[str, dict[str, Any]]]
     penalty: dict[str, Any] = field(default_factory=dict)  # {"gp": 10.0} or {"clip": 0.01}
+    # A method's own hyper-parameters (e.g. a user's R1 weight), read by its step; free-form.
+    params: dict[str, Any] = field(default_factory=dict)
     n_dis_warmup: dict[str, int] = field(default_factory=dict)  # WGAN's 100 critic steps schedule
     conditional: str = ""  # "" | "ac" | "projection"
     reference: str = ""
+    # The training step (ganbench.training.method): a registered name or package.module:Name.
     # "alternating": n_dis D steps on fresh batches, then a G step on fresh z. "simultaneous": one
     # batch and one z, G and D gradients at the same parameters, applied together (ALI's
-    # ali_algorithm, IshmaelBelghazi/ALI ali/algorithms.py, used by PacGAN's code).
+    # ali_algorithm, IshmaelBelghazi/ALI ali/algorithms.py, used by PacGAN's code). "unrolled":
+    # alternating, G's loss through ``unroll`` differentiable D steps (Metz et al. 2017).
     update: str = "alternating"
-    unroll: int = 0  # Unrolled GAN's unrolling steps (Metz et al. 2017); 0 = none
+    unroll: int = 0  # the unrolled step's unrolling steps; 0 = none
     # Recipe fields that differ on one modality's data (e.g. PacGAN's optimiser and update on mixtures).
     vector: dict[str, Any] = field(default_factory=dict)
     image: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "") -> "Recipe":
+        """``source``: the file the recipe was read from, named in the one-line errors."""
+        import difflib
+
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        where = source or f"recipe {d.get('name', '?')!r}"
+        if unknown:
+            near = difflib.get_close_matches(unknown[0], sorted(names), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise GanbenchError(f"{where}: unknown recipe key {unknown[0]!r}{hint}; known keys: {', '.join(sorted(names))}")
+        missing = sorted(f.name for f in dataclasses.fields(cls)
+                         if f.name not in d and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        if missing:
+            raise GanbenchError(f"{where}: the recipe has no {', '.join(missing)}")
+        return cls(**d)
+
+    # Where the recipe was read (a file or a registered model), for errors and for finding the code it
+    # names beside it; an attribute, not a field: it is not part of the recipe's identity.
+    source = ""  # (no annotation: not a dataclass field)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Recipe":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise GanbenchError(f"recipe {d.get('name', '?')!r}: unknown keys {sorted(unknown)}")
-        return cls(**d)
 
     def for_run(self, modality: str, budget: Budget, overrides: dict[str, Any] | None = None) -> "Recipe":
         """The recipe one run trains: the modality section, then the budget's ``recipe``, then the
@@ -134,9 +145,9 @@ class Recipe:
                      {k: v for k, v in user.items() if k not in MODALITIES}, user.get(modality, {})):
             d = _deep_merge(d, part)
         d["vector"], d["image"] = {}, {}
-        if d["update"] not in UPDATES:
-            raise GanbenchError(f"recipe {self.name!r}: unknown update {d['update']!r}; use one of {', '.join(UPDATES)}")
-        return Recipe.from_dict(d)
+        run = Recipe.from_dict(d, self.source)
+        run.source = self.source
+        return run
 
     def budget(self, name: str, modality: str) -> Budget:
         BUDGETS.get(name)
@@ -164,10 +175,6 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _recipe_dir() -> Path:
-    return Path(str(resources.files("ganbench") / "baselines"))
-
-
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
@@ -176,20 +183,54 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise GanbenchError(f"{path}: invalid TOML: {e}") from None
 
 
+def is_recipe_file(spec: str) -> bool:
+    """Whether a ``--models`` item names a recipe file (``path/to/recipe.toml``) rather than a registered model."""
+    return str(spec).endswith(".toml")
+
+
+def _recipe_table(name_or_path: str) -> tuple[dict[str, Any], str, str]:
+    """The recipe table a registered name or a file gives, where it was read (for errors) and the
+    model's name (the file's stem, or the registered name, unless the table names itself)."""
+    if is_recipe_file(name_or_path):
+        p = Path(name_or_path).expanduser()
+        if not p.is_file():
+            raise GanbenchError(f"{name_or_path}: no such recipe file")
+        return _read_toml(p), str(p), p.stem
+    obj = MODELS.get(name_or_path)
+    origin = MODELS.origin(name_or_path)
+    if callable(obj) and not isinstance(obj, (str, Path)):
+        obj = obj()
+    if isinstance(obj, (str, Path)) and Path(obj).is_file():
+        return _read_toml(Path(obj)), str(obj), name_or_path
+    if isinstance(obj, dict):
+        return copy.deepcopy(obj), f"model {name_or_path!r} ({origin['entry_point'] if origin else 'registered'})", \
+            name_or_path
+    raise GanbenchError(f"model {name_or_path!r} ({origin['entry_point'] if origin else 'registered'}) gives "
+                        f"{type(obj).__name__}, not a recipe file or table")
+
+
+def _merge_defaults(defaults: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """defaults < recipe file. A key the file sets at its top level (e.g. its ``update``) is the
+    recipe's on every modality: the defaults' modality sections (PacGAN's update and optimiser on
+    mixtures) do not override it; the file's own modality sections still do."""
+    defaults = copy.deepcopy(defaults)
+    for m in MODALITIES:
+        section = defaults.get(m) or {}
+        for key in list(section):
+            if key in data and key not in (data.get(m) or {}):
+                del section[key]
+    return _deep_merge(defaults, data)
+
+
 def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> Recipe:
-    """Merge defaults < recipe file < overrides (a nested dict) into a Recipe."""
-    p = Path(name_or_path)
-    if p.suffix == ".toml" and p.exists():
-        data = _read_toml(p)
-    else:
-        MODELS.get(name_or_path)
-        data = _read_toml(_recipe_dir() / f"{name_or_path}.toml")
-    data.setdefault("name", p.stem)
+    """Merge defaults < recipe (a registered model or a recipe file) < overrides (a nested dict)."""
+    data, source, name = _recipe_table(name_or_path)
+    data.setdefault("name", name)
     if overrides:
-        check_overrides(overrides)
+        check_overrides(overrides, data)
     # The sentences are written before the overrides are merged in: vector_protocol applies them as the
     # run does and compares with the recipe file's own values ("this recipe's RMSprop ..." only if kept).
-    merged = _write_protocols(_deep_merge(_read_toml(_recipe_dir() / "_defaults.toml"), data), overrides)
+    merged = _write_protocols(_merge_defaults(_read_toml(recipe_dir() / "_defaults.toml"), data), overrides, source)
     if overrides:
         merged = _deep_merge(merged, overrides)
         # A modality section (e.g. [vector.optimizer]) is merged over the top level at run time
@@ -197,7 +238,9 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
         for m in MODALITIES:
             section = merged.get(m) or {}
             merged[m] = _deep_merge(section, {k: v for k, v in overrides.items() if k in section})
-    return Recipe.from_dict(merged)
+    recipe = Recipe.from_dict(merged, source)
+    recipe.source = source
+    return recipe
 
 
 # A budget whose ``protocol`` is this word gets its sentence written from the recipe's values
@@ -265,14 +308,15 @@ def vector_protocol(recipe: Recipe, budget: Budget, overrides: dict[str, Any] | 
             f"{_mixtures_sentence(budget.steps, budget.dataset_steps)}")
 
 
-def _write_protocols(merged: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def _write_protocols(merged: dict[str, Any], overrides: dict[str, Any] | None = None,
+                     source: str = "") -> dict[str, Any]:
     """The recipe dict with each ``protocol = "generated"`` budget's sentence written in, from the
     values a run trains with: a ``--set`` that changes one (e.g. optimizer.lr_g) changes the sentence."""
     marked = [(m, name) for m, by_name in merged.get("budgets", {}).items() for name, b in by_name.items()
               if b.get("protocol") == GENERATED]
     if not marked:
         return merged
-    recipe = Recipe.from_dict(merged)
+    recipe = Recipe.from_dict(merged, source)
     out = copy.deepcopy(merged)
     for modality, name in marked:
         if modality != "vector":
@@ -295,10 +339,10 @@ def _leaf_types(d: dict[str, Any], prefix: str, out: dict[str, set[type]]) -> No
 @functools.lru_cache(maxsize=1)
 def recipe_schema() -> dict[str, frozenset[type]]:
     """Every key path any shipped recipe sets (merged with the defaults), with its value types."""
-    defaults = _read_toml(_recipe_dir() / "_defaults.toml")
+    defaults = _read_toml(recipe_dir() / "_defaults.toml")
     out: dict[str, set[type]] = {}
     _leaf_types(defaults, "", out)
-    for path in sorted(_recipe_dir().glob("*.toml")):
+    for path in sorted(recipe_dir().glob("*.toml")):
         merged = _deep_merge(defaults, _read_toml(path))
         _leaf_types(merged, "", out)
         # A budget's own recipe (e.g. the cpu mixture protocol's decay_from) names keys --set may change.
@@ -307,7 +351,7 @@ def recipe_schema() -> dict[str, frozenset[type]]:
             for part in [{k: v for k, v in over.items() if k not in MODALITIES}] + [over.get(m, {}) for m in MODALITIES]:
                 _leaf_types(part, "", out)
     for f in dataclasses.fields(Recipe):
-        out.setdefault(f.name, {dict} if f.name in ("penalty", "n_dis_warmup") else {str})
+        out.setdefault(f.name, {dict} if f.name in ("penalty", "n_dis_warmup", "params") else {str})
     return {k: frozenset(v) for k, v in out.items()}
 
 
@@ -323,11 +367,17 @@ _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", list: "a l
                dict: "a table"}
 
 
-def check_overrides(overrides: dict[str, Any], prefix: str = "") -> None:
-    """Every ``--set`` key must be one a recipe has (did-you-mean otherwise), with a value of its type."""
+def check_overrides(overrides: dict[str, Any], table: dict[str, Any] | None = None, prefix: str = "") -> None:
+    """Every ``--set`` key must be one a recipe has (a shipped one, or ``table``: the recipe being
+    loaded, whose own keys a user's method may add), did-you-mean otherwise, with a value of its type."""
     import difflib
 
-    schema = recipe_schema()
+    schema = dict(recipe_schema())
+    if table:
+        own: dict[str, set[type]] = {}
+        _leaf_types(table, "", own)
+        for k, v in own.items():
+            schema[k] = schema.get(k, frozenset()) | frozenset(v)
     for k, v in overrides.items():
         path = f"{prefix}{k}"
         types = schema.get(path)
@@ -336,7 +386,7 @@ def check_overrides(overrides: dict[str, Any], prefix: str = "") -> None:
             hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
             raise GanbenchError(f"--set {path}: no such recipe key{hint}")
         if isinstance(v, dict) and dict in types:
-            check_overrides(v, path + ".")
+            check_overrides(v, table, path + ".")
         elif not _type_ok(v, types):
             want = " or ".join(sorted({_TYPE_WORDS.get(t, t.__name__) for t in types}))
             raise GanbenchError(f"--set {path}={json.dumps(v) if not isinstance(v, str) else v}: expected {want}")
@@ -362,11 +412,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
 
 
 def _recipe_paths() -> list[Path]:
-    return [p for p in sorted(_recipe_dir().glob("*.toml")) if not p.name.startswith("_")]
-
-
-def recipe_descriptions() -> dict[str, str]:
-    return {p.stem: _read_toml(p).get("description", "") for p in _recipe_paths()}
+    return [p for p in sorted(recipe_dir().glob("*.toml")) if not p.name.startswith("_")]
 
 
 def _all_steps(budget: dict[str, Any]) -> list[int]:
@@ -375,7 +421,7 @@ def _all_steps(budget: dict[str, Any]) -> list[int]:
 
 def default_budget_steps(name: str) -> str:
     """"vector 200 steps, image 2-10 steps": generator steps over every recipe, per modality."""
-    defaults = _read_toml(_recipe_dir() / "_defaults.toml")
+    defaults = _read_toml(recipe_dir() / "_defaults.toml")
     budgets = [_deep_merge(defaults, _read_toml(p)).get("budgets", {}) for p in _recipe_paths()]
     parts = []
     for modality in MODALITIES:
@@ -386,20 +432,11 @@ def default_budget_steps(name: str) -> str:
     return ", ".join(parts)
 
 
-def _register_models() -> None:
-    for path in _recipe_paths():
-        desc = _read_toml(path).get("description", "")
-        MODELS.register(path.stem, str(path), help=desc)
-
-
-_register_models()
-
-
 @dataclass
 class RunConfig:
     """One training run: a model on a dataset with one seed under a named budget."""
 
-    model: str
+    model: str  # the model's name (a registered model, or the name of the recipe file below)
     dataset: str
     seed: int = 0
     budget: str = "cpu"
@@ -408,14 +445,22 @@ class RunConfig:
     device: str = "auto"
     resume: bool = False
     progress: bool = True
-    tensorboard: bool = True  # event files in the run directory (ganbench.monitor.TensorBoardMonitor)
+    tensorboard: bool = True  # event files in the run directory (ganbench.training.monitor.TensorBoardMonitor)
     recipe_overrides: dict[str, Any] = field(default_factory=dict)
     budget_overrides: dict[str, Any] = field(default_factory=dict)  # steps, batch_size, eval_every, ...
     # Evaluator options for image data (make_evaluator): extractor, mode, n_boot, weights; None = default.
     eval_options: dict[str, Any] = field(default_factory=dict)
+    recipe_file: str | None = None  # the recipe file of a model that is not registered (--models path.toml)
 
     def recipe(self) -> Recipe:
-        return load_recipe(self.model, self.recipe_overrides)
+        return load_recipe(self.recipe_file or self.model, self.recipe_overrides)
+
+    def run_recipe(self, modality: str, recipe: Recipe | None = None) -> tuple[Recipe, Budget]:
+        """The recipe one run trains with (the budget's protocol and the user's ``--set`` merged in:
+        ``Recipe.for_run``) and its budget, for data of ``modality``."""
+        base = recipe or self.recipe()
+        budget = self.resolve_budget(base, modality)
+        return base.for_run(modality, budget, self.recipe_overrides), budget
 
     def resolve_budget(self, recipe: Recipe, modality: str) -> Budget:
         b = recipe.budget(self.budget, modality)

@@ -89,73 +89,66 @@ def _schedule_scale(recipe: Any, steps: int, probed: int = 3) -> float:
 
 
 def _probe_task(cfgs: list[Any]) -> tuple[str, Any, float, float]:
-    """(modality, budget, seconds per generator step of the whole task, seconds of image evaluation
-    per run) for one suite task: the seeds of one (model, dataset), probed the way the suite trains
-    them (stacked on the vectorised path where the recipe allows, else one Trainer per seed).
-    Single-threaded like a suite worker; nothing is written."""
+    """(modality, budget, seconds per generator step of the whole group, seconds of image evaluation
+    per run) for the seeds ``cfgs`` of one (model, dataset), probed the way the tasks train them
+    (stacked where the method allows, else one seed and times the seeds). Single-threaded like a
+    suite worker; nothing is read from or written to the run directory."""
     import torch
 
-    from ganbench.suite import is_vectorised
+    from ganbench.training.run import TaskRun
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        if is_vectorised(cfgs[0]):
-            from ganbench.vectorised import GroupTrainer
-
-            gt = GroupTrainer(cfgs[0], [c.seed for c in cfgs])
-            s_step = per_call(gt.train_step, repeats=2) * _schedule_scale(gt.recipe, gt.budget.steps)
-            return gt.dataset.modality, gt.budget, s_step, 0.0
-        from ganbench.train import Trainer
-
-        t = Trainer(cfgs[0])
-        s_step = per_call(t.train_step, repeats=2) * len(cfgs) * _schedule_scale(t.recipe, t.budget.steps)
+        run = TaskRun(cfgs, read_disk=False)
+        seeds = [c.seed for c in cfgs] if run.stacked else [cfgs[0].seed]
+        loop = run.loop(seeds)
+        scale = _schedule_scale(run.recipe, run.budget.steps) * (1 if run.stacked else len(cfgs))
+        s_step = per_call(loop.train_step, repeats=2) * scale
         eval_s = 0.0
-        if t.modality == "image" and _eval_images(t.budget) >= BIG_EVAL_IMAGES:
+        if run.dataset.modality == "image" and _eval_images(run.budget) >= BIG_EVAL_IMAGES:
             from ganbench.evaluation.images import build_extractor, resolve_features
 
-            name = resolve_features(cfgs[0].eval_options.get("extractor") or t.budget.features, t.dataset)
-            ext = build_extractor(name, device="cpu", dataset=t.dataset, data_dir=cfgs[0].data_dir)
-            eval_s = extractor_seconds_per_image(ext, t.dataset.shape) * _eval_images(t.budget)
-        return t.modality, t.budget, s_step, eval_s
+            name = resolve_features(cfgs[0].eval_options.get("extractor") or run.budget.features, run.dataset)
+            ext = build_extractor(name, device="cpu", dataset=run.dataset, data_dir=cfgs[0].data_dir)
+            eval_s = extractor_seconds_per_image(ext, run.dataset.shape) * _eval_images(run.budget)
+        return run.dataset.modality, run.budget, s_step, eval_s
     finally:
         torch.set_num_threads(threads)
 
 
-def run_estimate(cfgs: list[Any], workers: int, device: Any, resume: bool = False) -> str:
-    """One line for ``ganbench run``: the suite's time, from probing each task (one (model, dataset)
-    and its seeds) the way the suite will train it. On a resume, only the tasks not yet done count."""
-    from ganbench.sweep.manifest import task_groups
-
+def run_estimate(plan: Any, workers: int, resume: bool = False) -> str:
+    """One line for ``ganbench run``: the plan's time, from probing each (model, dataset) the way its
+    tasks train it. On a resume, only the tasks not yet done count."""
+    tasks = list(plan.tasks)
+    n_runs = sum(len(t.seeds) for t in tasks)
     done_note = ""
     if resume:
-        from ganbench.sweep.task import task_done
+        from ganbench.sweep.state import task_done
 
-        left = [c for group in task_groups(cfgs) if not task_done(group) for c in group]
-        if not left:
-            return f"all {len(cfgs)} run(s) already done; nothing to train (--resume)"
-        done_note = f"{len(cfgs) - len(left)} of {len(cfgs)} run(s) already done (--resume); "
-        cfgs = left
-    tasks: dict[tuple[str, str], list[Any]] = {}
-    for c in cfgs:
-        tasks.setdefault((c.model, c.dataset), []).append(c)
+        tasks = [t for t in tasks if not task_done(plan.configs(t.index), t.id)]
+        if not tasks:
+            return f"all {n_runs} run(s) already done; nothing to train (--resume)"
+        done_note = f"{n_runs - sum(len(t.seeds) for t in tasks)} of {n_runs} run(s) already done (--resume); "
+    pairs: dict[tuple[str, str], list[Any]] = {}
+    for t in tasks:
+        pairs.setdefault((t.model, t.dataset), []).extend(plan.configs(t.index, resume=False))
     times, smoke_times = [], []
-    for task in tasks.values():
-        modality, budget, s_step, eval_s = _probe_task(task)
-        times.append(budget.steps * s_step + eval_s * len(task))
-        overridden = any(v is not None for v in task[0].budget_overrides.values())
+    for cfgs in pairs.values():
+        modality, budget, s_step, eval_s = _probe_task(cfgs)
+        times.append(budget.steps * s_step + eval_s * len(cfgs))
+        overridden = any(v is not None for v in cfgs[0].budget_overrides.values())
         if budget.name != "smoke" and not overridden:  # time scales with steps and, roughly, the batch size
-            smoke = task[0].recipe().budget("smoke", modality)
+            smoke = cfgs[0].recipe().budget("smoke", modality)
             smoke_times.append(smoke.steps * s_step * smoke.batch_size / budget.batch_size)
-    n_tasks = len(task_groups(cfgs))  # what the suite runs: a seed group, or one task per seed (sngan, images)
-    parallel = max(1, min(workers, n_tasks))
+    parallel = max(1, min(workers, len(tasks)))
 
     def wall(ts: list[float]) -> float:  # the longest task bounds the wall time however many workers
         return max(sum(ts) / parallel, max(ts))
 
-    line = (f"estimate: {done_note}{fmt_duration(wall(times))} on {device_word(device)} for {len(cfgs)} run(s) in "
-            f"{n_tasks} task(s), {parallel} at a time (timed from a few training steps; start-up and "
-            f"small evaluations not included)")
+    line = (f"estimate: {done_note}{fmt_duration(wall(times))} on {device_word(plan.base['device'])} for "
+            f"{sum(len(c) for c in pairs.values())} run(s) in {len(tasks)} task(s), {parallel} at a time (timed "
+            f"from a few training steps; start-up and small evaluations not included)")
     if smoke_times:
         line += f"; --budget smoke trains in {fmt_duration(wall(smoke_times))}"
     return line

@@ -113,7 +113,7 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None, md
     Raises GanbenchError (one line) on network errors and checksum mismatches. Callers check
     ``offline()`` first: this function is the fetch, not the policy.
     """
-    from tqdm.auto import tqdm
+    from ganbench.progress import bar as progress_bar
 
     dest = Path(dest)
     hashes = {k: hashlib.new(k) for k, v in (("md5", md5), ("sha256", sha256)) if v}
@@ -121,8 +121,8 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None, md
         with atomic_open(dest, suffix=".part") as out, \
                 urllib.request.urlopen(url, timeout=download_timeout() if timeout is None else timeout) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
-                      disable=not progress, leave=False) as bar:
+            with progress_bar(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
+                              disable=not progress, leave=False) as bar:
                 while chunk := resp.read(1 << 20):
                     out.write(chunk)
                     for h in hashes.values():
@@ -263,3 +263,41 @@ def pick_device(device: Any = None) -> Any:
     if device is not None and str(device) != "auto":
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# Outputs are checked before any work: a file in the way or a read-only folder fails in one line
+# before minutes of computing are spent and then lost.
+
+def _first_existing(path: Path) -> Path:
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_output_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
+    """Refuse a directory that cannot be created or written, before any work starts."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise GanbenchError(f"{flag} {path}: exists and is not a folder")
+    base = _first_existing(path)
+    if not base.is_dir():
+        raise GanbenchError(f"{flag} {path}: {base} is a file, so the folder cannot be created")
+    try:  # a real write, not os.access: root passes access() on read-only mounts and /proc
+        tempfile.TemporaryFile(dir=base).close()
+    except OSError as e:
+        raise GanbenchError(f"{flag} {path}: cannot write in {base} ({e.strerror or e})") from None
+    return path
+
+
+def check_output_file(path: str | os.PathLike | None, flag: str) -> Path | None:
+    """Refuse an output file whose folder cannot be created or written, or that is a folder."""
+    if path is None:
+        return None
+    path = Path(path)
+    if path.is_dir():
+        raise GanbenchError(f"{flag} {path}: is a folder; name a file")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise GanbenchError(f"{flag} {path}: exists and is not writable")
+    check_output_dir(path.parent, flag)
+    return path

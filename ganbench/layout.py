@@ -4,8 +4,8 @@
 plan, error log, lock) and one ``RunLayout`` per (model, dataset, seed) under
 ``OUT/<model>/<dataset>/seed<k>/`` (checkpoint, records, final samples, nearest-neighbour grid,
 task state, TensorBoard events). Every reader and writer asks these objects for paths, so a file
-is found by the layout, never by searching for its name. Records are appended through
-``RunLayout.append`` and summaries written through ``SuiteLayout.write_records``.
+is found by the layout, never by searching for its name. This module imports nothing of ganbench:
+records are read and written by ``ganbench.records`` at the paths the layout names.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterable
+from typing import ClassVar
 
 RECORDS = "records.jsonl"
 CHECKPOINT = "checkpoint.pt"
 SAMPLES = "samples.npz"          # the final evaluation samples, for plots
 NN_GRID = "nn_grid.png"          # final samples beside their nearest training images
-TASK_STATE = "task.json"         # a sweep task's state (ganbench.sweep.task)
+TASK_STATE = "task.json"         # a sweep task's state (ganbench.sweep.state)
 TENSORBOARD = "tensorboard"
 PLAN = "plan.json"               # the suite's plan, for `ganbench status` and `run-task`
 ERRORS = "errors.log"
@@ -59,17 +59,6 @@ class RunLayout(_Layout):
     def of(cls, out: str | os.PathLike, model: str, dataset: str, seed: int) -> RunLayout:
         return cls(Path(out) / model / dataset_dirname(dataset) / f"seed{seed}")
 
-    def append(self, record: Any) -> bool:
-        """Append one record to this run's records (idempotent: ganbench.records.append_record)."""
-        from ganbench.records import append_record
-
-        return append_record(self.records, record)
-
-    def read_records(self) -> list:
-        from ganbench.records import read_records
-
-        return read_records([self.records])
-
 
 @dataclass(frozen=True)
 class SuiteLayout(_Layout):
@@ -85,8 +74,3 @@ class SuiteLayout(_Layout):
         """Per-run records files (``<model>/<dataset>/seed<k>/records.jsonl``), sorted."""
         return sorted(p for p in self.root.glob(f"*/*/seed*/{RECORDS}") if p.is_file())
 
-    def write_records(self, records: Iterable[Any]) -> None:
-        """The summary records file, rebuilt from ``records`` (atomic)."""
-        from ganbench.io import atomic_write_text
-
-        atomic_write_text(self.records, "".join(r.to_json() + "\n" for r in records))

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ganbench import __version__, faults
+from ganbench import faults
+from ganbench.version import __version__
 from ganbench.errors import GanbenchError
+from ganbench.layout import RunLayout, SuiteLayout
 
 SCHEMA_VERSION = 1
 
@@ -141,8 +143,6 @@ def read_records(paths: Iterable[str | Path]) -> list[ResultRecord]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            from ganbench.layout import RunLayout
-
             p = RunLayout(p).records  # a run's or a suite's: the same name
         if not p.exists():
             raise GanbenchError(f"no records at {p}")
@@ -202,3 +202,31 @@ def finite_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
         v = float(v) if v is not None else None
         out[k] = v if v is not None and math.isfinite(v) else None
     return out
+
+
+def run_records(layout: RunLayout) -> list[ResultRecord]:
+    """One run's records (none yet: an empty list)."""
+    return read_records([layout.records]) if layout.records.exists() else []
+
+
+def write_summary(out: str | os.PathLike, records: Iterable[ResultRecord]) -> None:
+    """A suite's summary records file (``<out>/records.jsonl``), rebuilt from ``records`` (atomic)."""
+    from ganbench.io import atomic_write_text
+
+    atomic_write_text(SuiteLayout(Path(out)).records, "".join(r.to_json() + "\n" for r in records))
+
+
+def repair_run_records(out: str | os.PathLike) -> list[str]:
+    """Cut torn last lines (a kill during an append) from every per-run records file; say what was cut."""
+    notes = []
+    for p in SuiteLayout(Path(out)).run_record_files():
+        cut = cut_torn_tail(p)
+        if cut:
+            notes.append(f"{p}: cut a torn last line (line {cut[0]}, {cut[1]} bytes) left by an interrupted write")
+    return notes
+
+
+def collect_run_records(out: str | os.PathLike) -> list[ResultRecord]:
+    """Every per-run record under a suite's ``out`` directory: the one source its summaries are rebuilt from."""
+    files = SuiteLayout(Path(out)).run_record_files()
+    return read_records(files) if files else []

@@ -1,5 +1,6 @@
-"""Reusable reference statistics: a reference set's mean, covariance and (for KID/PR/DC/...)
+"""The reference statistics file format: a reference set's mean, covariance and (for KID/PR/DC/...)
 features, computed once (``ganbench stats``) and scored against (``ganbench eval --ref FILE``).
+Computing and scoring live in ``ganbench.evaluation.reference_stats``; this module reads and writes.
 
 A ganbench statistics file is an ``.npz`` whose ``mu`` and ``sigma`` are pytorch-fid's keys (so
 pytorch-fid's ``calculate_frechet_distance`` reads it as is), plus ``features`` (float32 [N, D])
@@ -17,7 +18,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -27,9 +28,6 @@ from ganbench.io import atomic_write_bytes
 FORMAT = "ganbench-stats/1"
 PROTO_KEY = "ganbench_protocol"
 FORMATS = ("ganbench", "pytorch-fid", "clean-fid")
-# Extractor identity that must agree between the statistics and the evaluation.
-_IDENTITY = ("extractor", "weights_sha256", "mode")
-_STATS_ONLY = ("fid", "fd")  # metrics that need only the mean and covariance
 
 
 @dataclass
@@ -59,64 +57,10 @@ class ReferenceStats:
                 h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
 
-    def check(self, ext: Any, metrics: Sequence[str]) -> None:
-        """Fail in one line when ``ext`` is not the extractor these statistics were computed with,
-        or a metric needs features that the file does not hold."""
-        from ganbench.evaluation.images import extractor_protocol
-
-        mine = extractor_protocol(ext)
-        theirs = {k: self.protocol.get(k) for k in _IDENTITY}
-        if theirs["extractor"] is not None:
-            diff = [k for k in _IDENTITY if theirs[k] is not None and theirs[k] != mine.get(k)]
-            if diff:
-                raise GanbenchError(
-                    f"reference statistics {self.path} were computed with {theirs['extractor']} "
-                    f"(weights {str(theirs['weights_sha256'])[:12]}..); this evaluation uses {mine['extractor']} "
-                    f"(weights {str(mine.get('weights_sha256'))[:12]}..): recompute them with `ganbench stats` "
-                    "and the same --extractor/--mode/--weights")
-        dims = ext.dims.get("pool3")
-        if dims is not None and dims != len(self.mu):
-            raise GanbenchError(f"reference statistics {self.path} are {len(self.mu)}-d; "
-                                f"{mine['extractor']} gives {dims}-d features")
-        need = [m for m in metrics if m not in _STATS_ONLY and _uses_real(m)]
-        if need and self.features is None:
-            raise GanbenchError(f"reference statistics {self.path} hold only mean and covariance; "
-                                f"{', '.join(need)} need features (ganbench stats without --no-features)")
-
-    def score(self, fake: Mapping[str, np.ndarray], metrics: Sequence[str], ext: Any, *, n_boot: int,
-              seed: int) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:
-        """(values, metric protocol, reference protocol) of ``fake`` features against these statistics."""
-        from ganbench.evaluation.images import compute_image_metrics
-        from ganbench.metrics.fid import fid_features_to_statistics, fid_statistics_to_metric
-
-        self.check(ext, metrics)
-        ref_proto = {k: self.protocol.get(k) for k in ("n_real", "real_split", "ref_seed", "dataset_identity")}
-        ref_proto.update(ref_stats=self.path, ref_stats_sha256=self.protocol.get("content_sha256"),
-                         ref_stats_source=self.protocol.get("source", "ganbench stats"))
-        if self.features is not None:
-            values, mproto = compute_image_metrics({"pool3": self.features}, fake, metrics, n_boot=n_boot,
-                                                   seed=seed, extractor=ext)
-            return values, mproto, ref_proto
-        rest = [m for m in metrics if m not in _STATS_ONLY]  # only the generated set (is, vendi)
-        values, mproto = compute_image_metrics({}, fake, rest, n_boot=n_boot, seed=seed, extractor=ext) \
-            if rest else ({}, {"metrics": []})
-        mu, sigma = fid_features_to_statistics(fake["pool3"])
-        for m in (m for m in metrics if m in _STATS_ONLY):
-            values[m] = fid_statistics_to_metric(self.mu, self.sigma, mu, sigma)
-            mproto["metrics"] = [*mproto["metrics"], m]
-        mproto["ci_unavailable"] = "reference statistics without features: fid/fd have no interval"
-        return values, mproto, ref_proto
-
-
-def _uses_real(metric: str) -> bool:
-    from ganbench.registry import METRICS
-
-    return bool(METRICS.get(metric).uses_real)
-
 
 def compute_stats(feats: np.ndarray, protocol: Mapping[str, Any], keep_features: bool = True) -> ReferenceStats:
     """ReferenceStats of [N, D] features (mean and ddof=1 covariance as ``metrics.fid``)."""
-    from ganbench.metrics.fid import fid_features_to_statistics
+    from ganbench.metrics.fid import fid_features_to_statistics  # noqa: I001  (numpy-only math)
 
     mu, sigma = fid_features_to_statistics(feats)
     st = ReferenceStats(mu, sigma, np.asarray(feats, np.float32) if keep_features else None,
@@ -192,77 +136,4 @@ def load_stats(path: str | Path) -> ReferenceStats:
              "unverified": "extractor and preprocessing not recorded in the file"}
     st = ReferenceStats(mu, sigma, feats, proto, str(p))
     st.protocol["content_sha256"] = st.content_sha256()
-    return st
-
-
-def stats_from_reference(reference: Any, ext: Any, *, split: str = "train", n: int | None = None,
-                         batch_size: int = 64, progress: bool = True, keep_features: bool = True,
-                         cache: Any = True) -> ReferenceStats:
-    """Statistics of a resolved reference (a Dataset: ``n`` images of ``split`` drawn with the fixed
-    reference seed, cached, exactly the features ``eval --ref DATASET`` uses; an image array: its
-    first ``n``) in the space of ``ext``."""
-    from ganbench.data.base import Dataset
-    from ganbench.evaluation.engine import prepare_reference
-    from ganbench.evaluation.images import extractor_protocol
-    from ganbench.evaluation.options import EvalOptions
-
-    if isinstance(reference, ReferenceStats):
-        return reference
-    is_dataset = isinstance(reference, Dataset)
-    if n is not None and not is_dataset and n > len(reference):
-        raise GanbenchError(f"-n {n} asks for more images than the {len(reference)} in the set")
-    options = EvalOptions(split=split, batch_size=batch_size, progress=progress, cache=cache)
-    ref = prepare_reference(reference, ext, options, n)
-    feats = ref.features
-    shape = reference.shape if is_dataset else reference.shape[1:]
-    proto = {**ref.protocol, "image_shape": list(shape)}
-    if proto["ref"] == "array":
-        proto["ref"] = "images"
-    return compute_stats(feats["pool3"], {**proto, **extractor_protocol(ext)}, keep_features)
-
-
-@dataclass(frozen=True)
-class StatsOptions:
-    """What ``ganbench stats`` is asked to compute: the flags, checked, as one object."""
-
-    split: str = "train"
-    extractor: str = "inception"
-    mode: str | None = None
-    n: int | None = None
-    weights: str | None = None
-    keep_features: bool = True
-    batch_size: int = 64
-    data_dir: str | None = None
-    device: str | None = None  # None: the extractor's choice ("auto")
-    cache: bool = True
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.n is not None and self.n < 2:
-            raise GanbenchError(f"-n must be at least 2, got {self.n}")
-        if self.batch_size < 1:
-            raise GanbenchError(f"--batch-size must be >= 1, got {self.batch_size}")
-
-
-def reference_stats(source: str, options: StatsOptions) -> ReferenceStats:
-    """The statistics of SOURCE (a dataset, an image set, or a statistics file to convert, whose own
-    protocol is kept) in the space of ``options.extractor``."""
-    from ganbench.data.base import Dataset
-    from ganbench.evaluation.images import build_extractor, resolve_reference
-    from ganbench.registry import EXTRACTORS
-
-    EXTRACTORS.get(options.extractor)  # an unknown name fails before any file is read
-    reference = resolve_reference(source, options.data_dir)
-    if isinstance(reference, ReferenceStats):
-        st = reference
-    else:
-        ext = build_extractor(options.extractor, mode=options.mode, weights=options.weights, device=options.device,
-                              dataset=reference if isinstance(reference, Dataset) else None,
-                              data_dir=options.data_dir)
-        st = stats_from_reference(reference, ext, split=options.split, n=options.n, batch_size=options.batch_size,
-                                  progress=options.progress, keep_features=options.keep_features,
-                                  cache=options.cache)
-    if not options.keep_features and st.features is not None:  # converting a file that holds features
-        st = ReferenceStats(st.mu, st.sigma, None, {**st.protocol, "n_features_kept": 0}, st.path)
-        st.protocol["content_sha256"] = st.content_sha256()
     return st

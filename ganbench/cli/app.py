@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ganbench import __version__
+from ganbench.version import __version__
 from ganbench.errors import GanbenchError
 
 

@@ -78,7 +78,7 @@ def check_cmd(current: tuple[str, ...], baselines: tuple[str, ...], tolerance: s
     ganbench/check.py). Exit 0: nothing regressed; 1: a regression or a missing metric; 2: bad input.
     """
     from ganbench.records import read_records
-    from ganbench.rundir import check_output_file
+    from ganbench.io import check_output_file
 
     check_output_file(junit, "--junit")  # before reading and comparing
     tols = parse_tolerance(tolerance)

@@ -6,19 +6,22 @@ import importlib.util
 
 import click
 
-from ganbench import catalog
 from ganbench.cli.app import cli
 from ganbench.errors import GanbenchError
+from ganbench.registry import DATASETS
 
 
 def _status(name: str, data_dir: str | None) -> str:
     """Where the files are, without loading them or importing torch (the no-argument listing)."""
-    kind = catalog.DATASETS[name].kind
+    kind = DATASETS.meta(name, "kind", "plugin")
     if kind == "generated":
         return "ok       generated on demand"
     if kind == "sklearn":
         found = importlib.util.find_spec("sklearn") is not None
         return "ok       ships with scikit-learn" if found else "missing  scikit-learn is not installed"
+    if kind == "plugin":
+        origin = DATASETS.origin(name) or {}
+        return f"?        from {origin.get('distribution')}: `ganbench data {name}` loads it"
     from ganbench.data.images import SOURCES
     from ganbench.data.sources import locate
 
@@ -48,11 +51,10 @@ def data_cmd(names: tuple[str, ...], data_dir: str | None) -> None:
     """Show each dataset's status. Without NAMES: where each one's files are found (fast, nothing
     loaded or downloaded). With NAMES: load them (downloading if needed) and show sizes and shapes."""
     if not names:
-        for name, entry in catalog.DATASETS.items():
-            if entry.kind != "path":
+        for name in DATASETS.registered():
+            if DATASETS.meta(name, "kind") != "path":
                 click.echo(f"{name:<22} {_status(name, data_dir)}")
         return
-    from ganbench.registry import DATASETS
 
     for name in names:
         DATASETS.get(name.partition(":")[0] if ":" in name else name)

@@ -51,7 +51,7 @@ def _write_json(path: Path, rec: Any) -> bool:
 def _check_outputs(json_out: Path | None, save_samples: Path | None) -> None:
     """Every output path is checked before minutes of features are computed and then lost."""
     from ganbench.records import check_appendable
-    from ganbench.rundir import check_output_file
+    from ganbench.io import check_output_file
 
     check_output_file(json_out, "--json")
     check_output_file(save_samples, "--save-samples")
@@ -152,6 +152,8 @@ def _preset_options(preset: str, options: dict[str, Any], ref: str | None) -> di
 @click.option("--arch", default=None, help="Registered architecture for a state dict / safetensors file.")
 @click.option("--arch-opt", "arch_opts", multiple=True, metavar="KEY=VALUE",
               help="Architecture option, e.g. --arch-opt width=32 (repeatable).")
+@click.option("--recipe", type=click.Path(dir_okay=False), default=None,
+              help="The recipe file of a checkpoint whose networks are your own code (imported from there).")
 @click.option("--z-dim", type=int, default=None, help="Latent size (when the generator does not say).")
 @click.option("--num-classes", type=int, default=None, help="Classes of a conditional generator (0: none).")
 @click.option("--shape", default=None, help="Image shape C,H,W for --arch [default: the reference's].")
@@ -224,7 +226,7 @@ def _parse(target: str, f: SimpleNamespace) -> tuple[Any, Any]:
                           batch_size=f.batch_size, device=_device(f.device), data_dir=f.data_dir,
                           progress=not f.quiet, cache=not f.no_cache, keep_samples=f.save_samples is not None)
     spec = TargetSpec(target, f.ref, f.arch, _parse_arch_opts(f.arch_opts), f.z_dim, f.num_classes, f.shape,
-                      f.output_range, f.name, preset_fields(f.preset))
+                      f.output_range, f.name, preset_fields(f.preset), f.recipe)
     _check_target_flags(spec, options, f.json_out, f.save_samples)
     return options, spec
 

@@ -28,7 +28,7 @@ def report_cmd(inputs: tuple[str, ...], out: Path | None, formats: str, interval
     from ganbench.records import read_records
     from ganbench.report.write import parse_formats, write_run_report
 
-    from ganbench.rundir import check_output_dir
+    from ganbench.io import check_output_dir
     from ganbench.sweep.status import record_sources
 
     fmts = parse_formats(formats)

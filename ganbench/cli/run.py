@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,7 +14,7 @@ from ganbench.cli.app import MODE_CHOICES, cli, parse_int_list
 from ganbench.cli.sweep import SWEEP_FLAGS, executor_options, sweep_options
 from ganbench.config import RunConfig, parse_overrides
 from ganbench.errors import GanbenchError
-from ganbench.registry import BUDGETS, DATASETS, MODELS
+from ganbench.registry import BUDGETS, DATASETS
 
 from ganbench.suites import DEFAULT_SUITE, SUITES, get_suite
 
@@ -48,14 +47,10 @@ def _eval_options(features: str | None, mode: str | None, bootstrap: int | None,
     return {k: v for k, v in opts.items() if v is not None}
 
 
-def _print_estimate(base: RunConfig, models: list[str], datasets: list[str], seeds: list[int],
-                    workers: int | None) -> None:
+def _print_estimate(plan: Any, workers: int, resume: bool) -> None:
     from ganbench.estimate import run_estimate
-    from ganbench.suite import default_workers
 
-    cfgs = [dataclasses.replace(base, model=m, dataset=d, seed=s) for d in datasets for m in models for s in seeds]
-    line = run_estimate(cfgs, workers or default_workers(base.device), base.device, resume=base.resume)
-    click.echo(f"ganbench run: {line}", err=True)
+    click.echo(f"ganbench run: {run_estimate(plan, workers, resume=resume)}", err=True)
 
 
 @cli.command("run")
@@ -93,34 +88,30 @@ def _print_estimate(base: RunConfig, models: list[str], datasets: list[str], see
 def run_cmd(**flags: Any) -> None:
     """Train and evaluate MODELS x DATASETS x SEEDS; with no options, the default mixture suite."""
     from ganbench.layout import SuiteLayout
-    from ganbench.suite import grid
-    from ganbench.sweep.manifest import build_plan
+    from ganbench.sweep.grid import grid, refuse_overwrite
+    from ganbench.sweep.plan import build_plan
 
     f = SimpleNamespace(**{k: v for k, v in flags.items() if k not in SWEEP_FLAGS})
     sweep = {k: v for k, v in flags.items() if k in SWEEP_FLAGS}
     lists, base = _parse(f)
     executor = executor_options(sweep, progress=not f.quiet)
-    cfgs = grid(*lists, base)
-    plan, suite_dir = build_plan(cfgs), SuiteLayout(base.out_dir)
+    plan, suite_dir = build_plan(grid(*lists, base)), SuiteLayout(base.out_dir)  # the one plan of this command
     if sweep["plan"] is not None:  # also in the run directory, where status and report look for it
         plan.write(suite_dir.plan)
         plan.write(sweep["plan"])
         click.echo(f"wrote {len(plan.tasks)} tasks to {sweep['plan']}; run task I with: "
                    f"ganbench run-task {sweep['plan']} --index I", err=True)
         return
-    if not f.resume:  # a finished or interrupted run is never overwritten: say so before any work
-        taken = [c.layout().root for c in cfgs if c.layout().checkpoint.exists()]
-        if taken:
-            raise GanbenchError(f"{taken[0]} already holds a run ({len(taken)} of the runs do); pass --resume to "
-                                "continue them or choose another --out")
+    if not f.resume:
+        refuse_overwrite(plan)
     if not (f.resume and _current_plan(suite_dir.plan)):  # a resume (that may fail) leaves a readable plan alone
         plan.write(suite_dir.plan)  # `ganbench status` and `run-task` read it
-    _run_locked(base.out_dir, *lists, base, f.workers, executor)
+    _run(plan, lists, base, f.workers, executor)
 
 
 def _current_plan(path: Path) -> bool:
     """Whether ``path`` holds a plan this ganbench reads (an older format is rewritten on resume)."""
-    from ganbench.sweep.manifest import load_plan
+    from ganbench.sweep.plan import load_plan
 
     try:
         load_plan(path)
@@ -129,14 +120,15 @@ def _current_plan(path: Path) -> bool:
     return True
 
 
-def _parse(f: SimpleNamespace) -> tuple[tuple[list[str], list[str], list[int]], RunConfig]:
+def _parse(f: SimpleNamespace) -> tuple[tuple[list[Any], list[str], list[int]], RunConfig]:
     """(models, datasets, seeds) and the base RunConfig; every name, number and path is checked
     before any work starts: a typo costs nothing."""
     from ganbench.data import get_dataset
-    from ganbench.rundir import check_output_dir
+    from ganbench.io import check_output_dir
+    from ganbench.sweep.grid import parse_models
 
     named = get_suite(f.suite or DEFAULT_SUITE)
-    model_list = MODELS.parse_list(f.models or named.models)
+    models = parse_models(f.models or named.models)
     dataset_list = _check_datasets(f.datasets or named.datasets)
     seed_list = parse_int_list(f.seeds or named.seeds, "--seeds")
     BUDGETS.get(f.budget)
@@ -146,16 +138,16 @@ def _parse(f: SimpleNamespace) -> tuple[tuple[list[str], list[str], list[int]], 
     if f.resume and f.out is None:
         raise GanbenchError("--resume needs --out DIR, the directory of the run to continue")
     out = check_output_dir(f.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    base = RunConfig(model=model_list[0], dataset=dataset_list[0], budget=f.budget, out_dir=out, data_dir=f.data_dir,
+    base = RunConfig(model=models[0].name, dataset=dataset_list[0], budget=f.budget, out_dir=out, data_dir=f.data_dir,
                      device=f.device, resume=f.resume, progress=not f.quiet, tensorboard=f.tensorboard,
                      recipe_overrides=parse_overrides(f.sets),
                      budget_overrides={"steps": f.steps, "batch_size": f.batch_size, "eval_every": f.eval_every,
                                        "checkpoint_every": f.checkpoint_every}, eval_options=eval_options)
-    for m in model_list:  # each recipe loaded once here, so a bad --set or budget fails before training
-        dataclasses.replace(base, model=m).recipe()
+    for m in models:  # each recipe loaded once here, so a bad --set or budget fails before training
+        dataclasses.replace(base, model=m.name, recipe_file=m.recipe_file).recipe()
     for d in dataset_list:  # a missing dataset fails here, before any output is written
         get_dataset(d, f.data_dir)
-    return (model_list, dataset_list, seed_list), base
+    return (models, dataset_list, seed_list), base
 
 
 def _check_counts(positive: dict[str, int | None], non_negative: dict[str, int | None]) -> None:
@@ -167,52 +159,27 @@ def _check_counts(positive: dict[str, int | None], non_negative: dict[str, int |
             raise GanbenchError(f"{flag} must be >= 0, got {v}")
 
 
-def _run_locked(out: Path, model_list: list[str], dataset_list: list[str], seed_list: list[int],
-                base: RunConfig, workers: int | None, executor: Any = None) -> None:
-    """Own ``out``, train, then rebuild the summaries from every per-run record, only on success."""
+def _run(plan: Any, lists: tuple[list[Any], list[str], list[int]], base: RunConfig, workers: int | None,
+         executor: Any = None) -> None:
+    """Run the plan, then write the tables and report from every per-run record."""
     from ganbench.report.write import write_run_report
-    from ganbench.rundir import RunDirLock, collect_run_records, repair_run_records
-    from ganbench.layout import SuiteLayout
-    from ganbench.suite import run_suite
+    from ganbench.sweep.grid import run_grid
+    from ganbench.sweep.local import default_workers
 
-    with RunDirLock(out) as lock:
-        if lock.took_over:
-            click.echo(f"ganbench: took over the lock of pid {lock.took_over.get('pid')}, which has ended", err=True)
-        for note in repair_run_records(out) if base.resume else []:
-            click.echo(f"ganbench: warning: {note}", err=True)
-        t0 = time.perf_counter()
-        click.echo(f"ganbench run: {len(model_list)} models x {len(dataset_list)} datasets x {len(seed_list)} "
-                   f"seeds, budget {base.budget!r} -> {out}", err=True)
-        if base.progress:
-            _print_estimate(base, model_list, dataset_list, seed_list, workers)
-        _, outcomes = run_suite(model_list, dataset_list, seed_list, base, workers, executor)
-        wall = time.perf_counter() - t0
-        failed = [o for o in outcomes if o.error]
-        if failed:
-            raise _suite_failure(out, failed, len(outcomes))
-        records = collect_run_records(out)
-        SuiteLayout(out).write_records(records)
-        written = write_run_report(out, records, wall_s=wall)
+    models, datasets, seeds = lists
+    out = Path(plan.base["out_dir"])
+    click.echo(f"ganbench run: {len(models)} models x {len(datasets)} datasets x {len(seeds)} "
+               f"seeds, budget {base.budget!r} -> {out}", err=True)
+    for t in {(t.model, t.dataset): t for t in plan.tasks if not t.stacked and len(seeds) > 1}.values():
+        click.echo(f"ganbench run: {t.model} on {t.dataset} trains one seed at a time: {t.reason}", err=True)
+    workers = workers or default_workers(base.device)
+    if base.progress:
+        _print_estimate(plan, workers, base.resume)
+    written: dict[str, Any] = {}
+    result = run_grid(plan, base.resume, base.progress, workers, executor, say=lambda s: click.echo(s, err=True),
+                      finish=lambda records, wall: written.update(write_run_report(out, records, wall_s=wall)))
     click.echo(written["table_text"])
     if written.get("reproduction_text"):
         click.echo("\n" + written["reproduction_text"])
-    click.echo(f"\nwall time {wall:.1f} s; results in {out}/: records.jsonl, table.md"
+    click.echo(f"\nwall time {result.wall_s:.1f} s; results in {out}/: records.jsonl, table.md"
                + (f", {Path(written['report']).name}" if "report" in written else ""))
-
-
-def _suite_failure(out: Path, failed: list, total: int) -> GanbenchError:
-    """One line for failed runs; every message goes to a log file beside the runs."""
-    from ganbench.io import atomic_write_text
-
-    from ganbench.layout import SuiteLayout
-
-    log = SuiteLayout(out).errors
-    atomic_write_text(log, "".join(f"{o.cfg.model}/{o.cfg.dataset}/seed{o.cfg.seed}:\n{o.error}\n\n"
-                                   for o in failed))
-    o = failed[0]
-    first = o.error.splitlines()[0] if o.error else ""
-    err = GanbenchError(f"{len(failed)} of {total} runs failed ({o.cfg.model}/{o.cfg.dataset}/seed{o.cfg.seed}: "
-                        f"{first}); summaries in {out}/ left as they were; all errors in {log}")
-    if any(getattr(x, "bug", False) for x in failed):
-        err.exit_code = 1
-    return err

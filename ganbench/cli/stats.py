@@ -41,7 +41,8 @@ from ganbench.refstats import FORMATS
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def stats_cmd(source: str, **flags: Any) -> None:
     """Write the mean, covariance and features of SOURCE's features, with their protocol and hash."""
-    from ganbench.refstats import StatsOptions, reference_stats, save_stats
+    from ganbench.evaluation.reference_stats import StatsOptions, reference_stats
+    from ganbench.refstats import save_stats
 
     f = SimpleNamespace(**flags)
     options = StatsOptions(split=f.split, extractor=f.extractor, mode=f.mode, n=f.n, weights=f.weights,

@@ -62,8 +62,8 @@ def run_task_cmd(plan_file: Path, index: int | None, threads: int | None) -> Non
     """Run task INDEX of PLAN_FILE: skipped when done, resumed from its checkpoint when interrupted."""
     import os
 
-    from ganbench.sweep.manifest import load_plan
-    from ganbench.sweep.task import run_task_of_plan
+    from ganbench.sweep.plan import load_plan
+    from ganbench.sweep.state import run_task_of_plan
 
     if index is None:
         if "SLURM_ARRAY_TASK_ID" not in os.environ:

@@ -1,7 +1,7 @@
 """Datasets: generated mixtures of Gaussians and image datasets, all behind DATASETS.
 
-The registering modules (mog, images) are imported by ``ganbench.registry.load_all``, not here, so
-that light commands can import ``ganbench.data.sources`` without torch.
+The registering modules (mog, images) are imported by ``ganbench.registry`` when a dataset is first
+asked for, not here, so that light commands can import ``ganbench.data.sources`` without torch.
 """
 
 from __future__ import annotations

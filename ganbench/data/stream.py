@@ -1,7 +1,7 @@
 """Each run's (each seed's) own stream of training batches and latents.
 
 Every random draw of one seed's training comes from its own ``torch.Generator``, so a seed gives
-the same run alone, in the per-seed loop, or stacked with other seeds (ganbench.vectorised).
+the same run alone, in the per-seed loop, or stacked with other seeds (ganbench.training.players).
 
 With ``train_size`` > 0 a mixture is trained on a fixed training set drawn once from the seed and
 reshuffled every epoch, as PacGAN's released code (fjxmlzn/PacGAN, pacgan/streams.py: Fuel

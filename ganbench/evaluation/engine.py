@@ -22,6 +22,8 @@ from ganbench.features.base import as_extractor
 from ganbench.evaluation.images import _as_images, _is_generator, build_extractor, compute_image_metrics, \
     extract, extractor_protocol, parse_image_metrics, reference_features, resolve_reference
 from ganbench.evaluation.options import EvalOptions
+from ganbench.evaluation.against_stats import check_stats, score_stats
+from ganbench.refstats import ReferenceStats
 from ganbench.generators import sample
 
 CLASS_SAMPLING = "even: sample i gets label i mod num_classes (ganbench.generators.class_labels)"
@@ -144,15 +146,16 @@ def evaluate(source: Any, reference: Any, options: EvalOptions = EvalOptions()) 
     names = parse_image_metrics(options.metrics)
     ref = reference if isinstance(reference, Reference) else resolve_reference(reference, options.data_dir)
     ext = make_extractor(options, ref)
-    stats = hasattr(ref, "score")  # ReferenceStats
+    stats = isinstance(ref, ReferenceStats)
     if stats:  # check its protocol before minutes of features
-        ref.check(ext, names)
+        check_stats(ref, ext, names)
     t0 = time.perf_counter()
     gen = generated_features(source, ext, options)
     info["fake_features_s"] = round(time.perf_counter() - t0, 3)
     head = {"metrics_requested": names, **gen.protocol}
     if stats:
-        values, mproto, ref_proto = ref.score(gen.features, names, ext, n_boot=options.n_boot, seed=options.seed)
+        values, mproto, ref_proto = score_stats(ref, gen.features, names, ext, n_boot=options.n_boot,
+                                                seed=options.seed)
         protocol = {**head, "ref": ref.path or str(reference), **ref_proto, **extractor_protocol(ext), **mproto}
         return Evaluation(values, protocol, info, gen.samples)
     if not isinstance(ref, Reference):

@@ -39,6 +39,7 @@ class TargetSpec:
     output_range: str | None = None
     name: str | None = None             # the record's model name
     preset_fields: Mapping[str, Any] = field(default_factory=dict)  # ganbench.presets.preset_fields
+    recipe: str | None = None           # the recipe file naming a checkpoint's own networks (their code)
 
 
 @dataclass
@@ -88,12 +89,12 @@ def _load(spec: TargetSpec, options: EvalOptions, notify: Callable[[str], None])
     from ganbench.generators import loading
 
     kind = loading.target_kind(spec.target)
-    args = (spec.target, spec.arch, spec.z_dim, spec.num_classes, spec.output_range)
+    build = {"arch": spec.arch, "z_dim": spec.z_dim, "num_classes": spec.num_classes,
+             "output_range": spec.output_range, "arch_options": dict(spec.arch_options), "recipe": spec.recipe}
     loaded, ref = None, spec.ref
     if ref is None:
         if kind not in NO_DEFAULT_REF:
-            loaded = loading.load_generator(*args, shape=spec.shape, arch_options=dict(spec.arch_options),
-                                             device=options.device)
+            loaded = loading.load_generator(spec.target, options.device, shape=spec.shape, **build)
         if loaded is None or loaded.dataset is None:
             raise GanbenchError("--ref REF is required: a dataset name or an image set to compare with")
         ref = loaded.dataset
@@ -108,8 +109,8 @@ def _load(spec: TargetSpec, options: EvalOptions, notify: Callable[[str], None])
         name = Path(spec.target).name or spec.target
         return _Loaded(load_images(spec.target), reference, str(ref), name, 0, options.seed, prov), options
     if loaded is None:
-        loaded = loading.load_generator(*args, shape=spec.shape or _ref_shape(reference),
-                                         arch_options=dict(spec.arch_options), device=options.device)
+        loaded = loading.load_generator(spec.target, options.device, shape=spec.shape or _ref_shape(reference),
+                                         **build)
     g = loaded.generator
     if options.n_gen is None:
         options = options.replace(n_gen=default_n(options.device, notify))

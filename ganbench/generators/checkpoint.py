@@ -40,8 +40,26 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return ck
 
 
-def rebuild_generator(ck: dict[str, Any], path: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """G rebuilt from the recipe inside a checkpoint, holding its weights; and the checkpoint's run."""
+def _trusted(arch: dict[str, Any], modality: str, recipe_file: str | None, path: Path) -> bool:
+    """Whether the network code a checkpoint's recipe names may be imported: only when the user named
+    a recipe file (``--recipe``) whose own section names the same classes. The checkpoint alone never
+    decides what code runs."""
+    if recipe_file is None:
+        return False
+    from ganbench.config import load_recipe
+
+    mine = load_recipe(recipe_file).arch.get(modality, {})
+    for key in ("generator", "discriminator"):
+        if str(mine.get(key)) != str(arch.get(key)):
+            raise GanbenchError(f"{path}: its {key} is {arch.get(key)!r}, but {recipe_file} names {mine.get(key)!r}; "
+                                "pass the recipe the run was trained with")
+    return True
+
+
+def rebuild_generator(ck: dict[str, Any], path: Path, recipe_file: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """G rebuilt from the recipe inside a checkpoint, holding its weights; and the checkpoint's run.
+    Network classes the checkpoint names as ``package.module:Name`` are imported only from the recipe
+    file the user names (``recipe_file``), never because the checkpoint says so."""
     from ganbench.nets import build_networks
 
     try:
@@ -50,8 +68,10 @@ def rebuild_generator(ck: dict[str, Any], path: Path) -> tuple[nn.Module, dict[s
         if modality != "image":
             raise GanbenchError(f"{path}: a {modality} run; `ganbench eval` scores image generators "
                                 "(mixture runs are evaluated by `ganbench run`)")
-        g, _ = build_networks(recipe["arch"][modality], tuple(run["shape"]), int(run["num_classes"]),
-                              recipe.get("conditional", ""))
+        arch = recipe["arch"][modality]
+        trusted = _trusted(arch, modality, recipe_file, path)
+        g, _ = build_networks(arch, tuple(run["shape"]), int(run["num_classes"]), recipe.get("conditional", ""),
+                              allow_code=trusted, where=str(path), beside=recipe_file or "")
         g.load_state_dict(ck["generator"])
     except (KeyError, TypeError) as e:
         raise GanbenchError(f"{path}: a damaged ganbench checkpoint (missing {e})") from None

@@ -314,6 +314,7 @@ class LoadRequest:
     shape: tuple[int, ...] | None
     arch_options: dict[str, Any] | None
     device: str | torch.device
+    recipe: str | None = None  # the user's recipe file that names a checkpoint's own network classes
 
 
 def _load_entry_point(req: LoadRequest, prov: dict[str, Any]) -> LoadedGenerator:
@@ -345,7 +346,7 @@ def _load_torchscript(req: LoadRequest, prov: dict[str, Any]) -> LoadedGenerator
 
 
 def _load_checkpoint(req: LoadRequest, ck: dict[str, Any], prov: dict[str, Any]) -> LoadedGenerator:
-    g, run = rebuild_generator(ck, req.path)
+    g, run = rebuild_generator(ck, req.path, req.recipe)
     # A ganbench checkpoint knows its output range ([-1, 1], tanh) and dimensions.
     gen = ExternalGenerator(g.to(req.device), g.z_dim, g.num_classes, "-1,1")
     step = int(ck.get("step", 0))
@@ -397,17 +398,25 @@ LOADERS: dict[str, Callable[[LoadRequest, dict[str, Any]], LoadedGenerator]] = {
 }
 
 
-def load_generator(spec: str | os.PathLike, arch: str | None = None, z_dim: int | None = None,
-                   num_classes: int | None = None, output_range: str | None = "-1,1", *,
-                   shape: tuple[int, ...] | str | None = None, arch_options: dict[str, Any] | None = None,
-                   device: str | torch.device = "cpu") -> LoadedGenerator:
-    """Load any external generator (see the module docstring); never unpickles code."""
+_BUILD_OPTIONS = ("arch", "z_dim", "num_classes", "output_range", "shape", "arch_options", "recipe")
+
+
+def load_generator(spec: str | os.PathLike, device: str | torch.device = "cpu", **build: Any) -> LoadedGenerator:
+    """Load any external generator (see the module docstring); never unpickles code.
+
+    ``build``: how to build what a file does not describe itself: ``arch``, ``z_dim``, ``num_classes``,
+    ``output_range`` ("-1,1" by default), ``shape``, ``arch_options``, and ``recipe``: the recipe file
+    whose own network classes a ganbench checkpoint's recipe names (imported from there)."""
+    unknown = sorted(set(build) - set(_BUILD_OPTIONS))
+    if unknown:
+        raise TypeError(f"load_generator: unknown options {unknown}")
+    b = {"output_range": "-1,1", **build}
     kind = target_kind(spec)
     s = os.fspath(spec)
-    req = LoadRequest(s, Path(s).expanduser(), arch, z_dim, num_classes, output_range, parse_shape(shape),
-                      arch_options, device)
+    req = LoadRequest(s, Path(s).expanduser(), b.get("arch"), b.get("z_dim"), b.get("num_classes"), b["output_range"],
+                      parse_shape(b.get("shape")), b.get("arch_options"), device, b.get("recipe"))
     prov: dict[str, Any] = {"target": s, "target_kind": kind,
-                            "output_range": output_range if output_range is not None else "-1,1 (assumed, checked)"}
+                            "output_range": b["output_range"] if b["output_range"] is not None else "-1,1 (assumed, checked)"}
     if kind not in ("entry-point", "samples"):
         prov["target_sha256"] = sha256_file(req.path)
     return LOADERS[kind](req, prov)

@@ -1,5 +1,6 @@
 """The built-in metrics, registered in ``ganbench.registry.METRICS`` when this module is imported
-(``registry.load_all``): FID, KID, IS, precision/recall and density/coverage here; the others from
+(``ganbench.registry`` declares their names and help, and imports this module on first use): FID,
+KID, IS, precision/recall and density/coverage here; the others from
 their own modules, imported below (one line each: the registry line of a new metric).
 
 Every entry is a MetricSpec (``ganbench.metrics.spec``): which extractor outputs it needs, which

@@ -1,15 +1,14 @@
-"""Executors of a plan: Ray tasks or a Slurm job array (the local one is suite.py's process pool).
+"""Executors of a plan: Ray tasks or a Slurm job array (the local pool is ganbench.sweep.local).
 
-Each executor runs ``run_tracked`` per task of the plan (a seed group or one seed, as the local pool
-cuts the grid: ganbench.sweep.manifest.task_groups), so every task resumes from its checkpoint when a
-worker dies or a job is requeued, and skips itself when done. The driver appends each finished
+Each executor runs ``run_tracked`` per task of the plan (a seed group or one seed:
+ganbench.sweep.plan), so every task resumes from its checkpoint when a worker dies or a job is
+requeued, and skips itself when done. The driver appends each finished
 task's records to the run directory's records.jsonl as it arrives: a driver crash loses nothing
 that finished (and the tasks' own run directories hold their records in any case).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import os
 import shutil
@@ -18,12 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.layout import SuiteLayout
-from ganbench.sweep.manifest import Plan, build_plan
+from ganbench.sweep.plan import Plan
 
 EXECUTORS = ("local", "ray", "slurm")
 _EXTRAS = {"ray": ("ray", "Ray"), "slurm": ("submitit", "submitit")}
@@ -69,7 +66,7 @@ class ExecutorOptions:
 
 
 def _failed(cfgs: list[RunConfig], error: str) -> list:
-    from ganbench.sweep.task import mark_failed
+    from ganbench.sweep.state import mark_failed
 
     return mark_failed(cfgs, error)
 
@@ -79,7 +76,9 @@ class _Gatherer:
 
     def __init__(self, plan: Plan, progress: bool) -> None:
         self.path = SuiteLayout(Path(plan.base["out_dir"])).records
-        self.bar = tqdm(total=len(plan.tasks), unit="task", desc="sweep", dynamic_ncols=True, disable=not progress)
+        from ganbench.progress import bar
+
+        self.bar = bar(total=len(plan.tasks), unit="task", desc="sweep", disable=not progress)
 
     def __call__(self, label: str, outcomes: list) -> None:
         from ganbench.records import ResultRecord, append_record
@@ -99,9 +98,9 @@ def _task_env() -> dict[str, str]:
 
 
 def _ray_task(cfgs: list[RunConfig], threads: int, tid: str) -> list:
-    from ganbench.sweep.task import run_tracked
+    from ganbench.sweep.state import run_tracked
 
-    return run_tracked(cfgs, threads, tid)
+    return run_tracked(cfgs, tid, threads)
 
 
 def run_ray(plan: Plan, opts: ExecutorOptions, on_done: Callable[[str, list], None]) -> list:
@@ -158,11 +157,9 @@ def run_slurm(plan: Plan, opts: ExecutorOptions, plan_path: Path, on_done: Calla
     return outcomes
 
 
-def run_plan(cfgs: list[RunConfig], opts: ExecutorOptions) -> list:
-    """Run the grid ``cfgs`` with a Ray or Slurm executor; outcomes in any order."""
+def run_plan(plan: Plan, opts: ExecutorOptions) -> list:
+    """Run ``plan`` with a Ray or Slurm executor (each task resumes: a retry must); outcomes in any order."""
     opts.check()
-    cfgs = [dataclasses.replace(c, resume=True, progress=False) for c in cfgs]  # retries must resume
-    plan = build_plan(cfgs)
     plan_path = plan.write(SuiteLayout(Path(plan.base["out_dir"])).plan)
     gather = _Gatherer(plan, opts.progress)
     try:

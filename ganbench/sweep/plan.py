@@ -1,14 +1,15 @@
-"""The manifest (plan) of a sweep: the tasks every executor runs, each with a stable id.
+"""The plan of a grid: the tasks every executor runs, each with a stable id, built once per command.
 
-A task is what the suite trains in one go: the seeds of one (model, dataset) stacked into one
-network where the recipe runs on the vectorised path (ganbench.vectorised), else one seed. Local
-pool, Ray and Slurm all run these same tasks, so their records agree to the last digit: a seed
-trained in a stack of ten and the same seed trained alone differ in the last float bits, which
-training amplifies.
+A task is what one worker trains in one go: the seeds of one (model, dataset) stacked into one
+network where the method allows (ganbench.training.run.stack_reason), else one seed. Local pool,
+Ray and Slurm all run these same tasks, so their records agree to the last digit: a seed trained
+in a stack of ten and the same seed trained alone differ in the last float bits, which training
+amplifies. A task names its recipe (a registered model or a recipe file), so a worker on any node
+loads the same method.
 
 The id hashes what decides a task's numbers (recipe, resolved budget, dataset identity, seeds,
-evaluation options, ganbench version), so a plan rebuilt from the same command gets the same ids
-and a run directory can tell whether its checkpoint belongs to the task.
+evaluation options, the code of a user's method, ganbench version), so a plan rebuilt from the
+same command gets the same ids and a run directory can tell whether its checkpoint belongs to the task.
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench import __version__
+from ganbench.version import __version__
 from ganbench.config import RunConfig
 from ganbench.layout import PLAN
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_write_text
 
-PLAN_FORMAT = "ganbench-plan/2"  # 2: a task holds a seed group
+PLAN_FORMAT = "ganbench-plan/3"  # 2: a task holds a seed group; 3: a task names its recipe file
 PLAN_FILE = PLAN  # every run directory keeps its plan, for `ganbench status` and `run-task` (ganbench.layout)
 # RunConfig fields shared by every task of a plan (model, dataset, seed vary per task).
-_BASE_FIELDS = ("budget", "out_dir", "data_dir", "device", "recipe_overrides", "budget_overrides", "eval_options")
+_BASE_FIELDS = ("budget", "out_dir", "data_dir", "device", "tensorboard", "recipe_overrides", "budget_overrides",
+                "eval_options")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class Task:
     dataset: str
     seeds: tuple[int, ...]
     run_dirs: tuple[str, ...]
+    recipe_file: str | None = None  # a model given as a recipe file (absolute path); None: registered
+    stacked: bool = True
+    reason: str = ""  # why the seeds of this model and dataset train one at a time
+    steps: int = 0  # the budget's generator steps (the display's totals; longest tasks start first)
 
     @property
     def label(self) -> str:
@@ -62,8 +68,8 @@ class Plan:
         t = self.task(index)
         b = dict(self.base)
         b["out_dir"] = Path(b["out_dir"])
-        return [RunConfig(model=t.model, dataset=t.dataset, seed=s, resume=resume, progress=False, **b)
-                for s in t.seeds]
+        return [RunConfig(model=t.model, dataset=t.dataset, seed=s, resume=resume, progress=False,
+                          recipe_file=t.recipe_file, **b) for s in t.seeds]
 
     def task(self, index: int) -> Task:
         if not 0 <= index < len(self.tasks):
@@ -84,49 +90,81 @@ class Plan:
 
 
 @functools.lru_cache(maxsize=64)
-def _dataset_facts(name: str, data_dir: str | None) -> tuple[str, str]:
+def _dataset(name: str, data_dir: str | None) -> Any:
     # A plan of 140 tasks names a few datasets: load each once per process.
     from ganbench.data import get_dataset
 
-    ds = get_dataset(name, data_dir)
-    return ds.identity(), ds.modality
+    return get_dataset(name, data_dir)
 
 
-def task_id(cfgs: list[RunConfig]) -> str:
-    """sha256 (first 16 hex digits) of everything that decides the task's records."""
+@dataclass(frozen=True)
+class Pair:
+    """One (model, dataset) of a grid as its tasks run it: the method, budget, stacking and id parts."""
+
+    cfgs: tuple[RunConfig, ...]
+    method: Any
+    budget: Any
+    reason: str | None
+
+    def task_id(self, cfgs: list[RunConfig]) -> str:
+        """sha256 (first 16 hex digits) of everything that decides the records of ``cfgs`` (its seeds)."""
+        cfg = cfgs[0]
+        parts = {"recipe": self.method.recipe.to_dict(), "budget": dataclasses.asdict(self.budget),
+                 "dataset": _dataset(cfg.dataset, cfg.data_dir).identity(), "seeds": [c.seed for c in cfgs],
+                 "eval_options": cfg.eval_options, "method_parts": self.method.foreign_parts(), "ganbench": __version__}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def groups(self) -> list[list[RunConfig]]:
+        """The pair's seeds as one stacked task, or one task per seed (``reason`` says why)."""
+        return [list(self.cfgs)] if self.reason is None else [[c] for c in self.cfgs]
+
+
+def pair_of(cfgs: list[RunConfig], method: Any = None) -> Pair:
+    """Resolve a (model, dataset)'s method once (its recipe, budget and code) and whether it stacks.
+    ``method``: a method object from Python, used for the model of its recipe's name."""
+    from ganbench.training.run import run_method, stack_reason
+
     cfg = cfgs[0]
-    recipe = cfg.recipe()
-    identity, modality = _dataset_facts(cfg.dataset, cfg.data_dir)
-    budget = cfg.resolve_budget(recipe, modality)
-    parts = {"recipe": recipe.to_dict(), "budget": dataclasses.asdict(budget), "dataset": identity,
-             "seeds": [c.seed for c in cfgs], "eval_options": cfg.eval_options, "ganbench": __version__}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    ds = _dataset(cfg.dataset, cfg.data_dir)
+    given = method if method is not None and method.recipe.name == cfg.model else None
+    run, budget = run_method(cfg, ds.modality, given)
+    return Pair(tuple(cfgs), run, budget, stack_reason(run, run.recipe, ds))
+
+
+def pairs_of(cfgs: list[RunConfig], method: Any = None) -> list[Pair]:
+    """The grid's (model, dataset) pairs, in grid order."""
+    by_pair: dict[tuple[str, str], list[RunConfig]] = {}
+    for c in cfgs:
+        by_pair.setdefault((c.model, c.dataset), []).append(c)
+    return [pair_of(group, method) for group in by_pair.values()]
+
+
+def task_id(cfgs: list[RunConfig], method: Any = None) -> str:
+    """The id of the task that trains ``cfgs`` (seeds of one model and dataset)."""
+    return pair_of(cfgs, method).task_id(cfgs)
 
 
 def task_groups(cfgs: list[RunConfig]) -> list[list[RunConfig]]:
     """The grid cut into tasks, in grid order: each (model, dataset)'s seeds as one group where
-    the recipe trains stacked (ganbench.suite.is_vectorised), else one task per seed."""
-    from ganbench.suite import is_vectorised
-
-    pairs: dict[tuple[str, str], list[RunConfig]] = {}
-    for c in cfgs:
-        pairs.setdefault((c.model, c.dataset), []).append(c)
-    groups: list[list[RunConfig]] = []
-    for group in pairs.values():
-        groups += [group] if is_vectorised(group[0]) else [[c] for c in group]
-    return groups
+    the method trains stacked, else one task per seed."""
+    return [g for pair in pairs_of(cfgs) for g in pair.groups()]
 
 
-def build_plan(cfgs: list[RunConfig]) -> Plan:
-    """The plan of a grid of configs that differ only in model, dataset and seed."""
+def build_plan(cfgs: list[RunConfig], method: Any = None) -> Plan:
+    """The plan of a grid of configs that differ only in model, dataset and seed (and recipe file)."""
     if not cfgs:
         raise GanbenchError("the grid is empty")
     base = {k: getattr(cfgs[0], k) for k in _BASE_FIELDS}
     base["out_dir"] = str(Path(base["out_dir"]).resolve())  # run-task may start in any directory
     if any(getattr(c, k) != getattr(cfgs[0], k) for c in cfgs for k in _BASE_FIELDS if k != "out_dir"):
         raise GanbenchError("a plan's tasks must share budget, overrides and evaluation options")
-    tasks = [Task(i, task_id(g), g[0].model, g[0].dataset, tuple(c.seed for c in g),
-                  tuple(str(Path(c.run_dir()).resolve()) for c in g)) for i, g in enumerate(task_groups(cfgs))]
+    tasks: list[Task] = []
+    for pair in pairs_of(cfgs, method):
+        for g in pair.groups():
+            recipe_file = str(Path(g[0].recipe_file).resolve()) if g[0].recipe_file else None
+            tasks.append(Task(len(tasks), pair.task_id(g), g[0].model, g[0].dataset, tuple(c.seed for c in g),
+                              tuple(str(Path(c.run_dir()).resolve()) for c in g), recipe_file,
+                              pair.reason is None, pair.reason or "", pair.budget.steps))
     return Plan(base, tasks)
 
 

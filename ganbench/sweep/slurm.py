@@ -10,6 +10,6 @@ class SlurmTask(submitit.helpers.Checkpointable):
     requeues this same call; the requeued job resumes from the task's last training checkpoint."""
 
     def __call__(self, plan_path: str, index: int, threads: int):
-        from ganbench.sweep.task import run_task_of_plan
+        from ganbench.sweep.state import run_task_of_plan
 
         return run_task_of_plan(plan_path, index, threads)

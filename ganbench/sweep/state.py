@@ -1,8 +1,8 @@
 """Run one task of a plan idempotently, and keep its state in its seeds' run directories.
 
 Each seed's ``task.json`` says done / running / failed (with the error), which task and process ran
-it and how often it started; a finished task is skipped without building anything, an interrupted
-one resumes from its checkpoints (exact resume, per seed or per stacked group).
+it and how often it started; a finished task is skipped, an interrupted one resumes from its
+checkpoints (exact resume, per seed or per stacked group: ganbench.training.run).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_write_text
-from ganbench.layout import TASK_STATE, RunLayout
-
-STATE_FILE = TASK_STATE  # the name, kept for readers of this module
+from ganbench.layout import RunLayout
+from ganbench.records import run_records
+from ganbench.training.run import RunOutcome, TaskRun, guarded
 
 
 def _now() -> str:
@@ -42,17 +42,9 @@ def write_state(run_dir: str | Path, **state: Any) -> None:
     atomic_write_text(RunLayout(Path(run_dir)).task_state, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
-def _skipped(cfgs: list[RunConfig]) -> list:
-    from ganbench.suite import RunOutcome
-
-    return [RunOutcome(c, [r.__dict__ for r in c.layout().read_records()], 0.0, skipped=True) for c in cfgs]
-
-
-def mark_failed(cfgs: list[RunConfig], error: str) -> list:
+def mark_failed(cfgs: list[RunConfig], error: str) -> list[RunOutcome]:
     """Failed outcomes for a task that did not run; each seed not already done says so in task.json
     (a finished seed keeps its state: nothing computed is lost)."""
-    from ganbench.suite import RunOutcome
-
     for c in cfgs:
         state = read_state(c.run_dir()) or {}
         if state.get("state") != "done":
@@ -64,43 +56,41 @@ def _done(cfg: RunConfig, state: dict[str, Any] | None, task_id: str) -> bool:
     return bool(state) and state.get("state") == "done" and state.get("id") == task_id and cfg.layout().records.exists()
 
 
-def task_done(cfgs: list[RunConfig]) -> bool:
-    """Whether every seed of this task finished under the same task id (what a resume skips)."""
-    from ganbench.sweep.manifest import task_id as compute_id
-
-    tid = compute_id(cfgs)
-    return all(_done(c, read_state(c.layout().root), tid) for c in cfgs)
+def task_done(cfgs: list[RunConfig], task_id: str) -> bool:
+    """Whether every seed of the task ``task_id`` finished under that id (what a resume skips)."""
+    return all(_done(c, read_state(c.layout().root), task_id) for c in cfgs)
 
 
-def run_tracked(cfgs: list[RunConfig], threads: int | None = None, task_id: str | None = None,
-                progress_queue: Any = None) -> list:
-    """suite.run_task (the seeds of one task, stacked where the recipe allows) with the task's state
-    kept in each seed's task.json; a task already done is not run again."""
-    from ganbench.suite import run_task
-    from ganbench.sweep.manifest import task_id as compute_id
+def run_tracked(cfgs: list[RunConfig], task_id: str, threads: int | None = None,
+                progress_queue: Any = None, method: Any = None) -> list[RunOutcome]:
+    """One task (ganbench.training.run.TaskRun: its seeds stacked where the method allows) with its
+    state kept in each seed's task.json; a task already done is not run again. Its checkpoints are
+    checked before it trains or is skipped: a damaged, foreign, unsafe or other-recipe checkpoint is
+    a one-line error, and a seed already "done" keeps its state (nothing computed is lost)."""
+    import torch
 
-    if not cfgs[0].resume and any(c.layout().checkpoint.exists() for c in cfgs):
-        return run_task(cfgs, threads)  # refuses to overwrite; the finished task's state stays as it is
-    task_id = task_id or compute_id(cfgs)
+    from ganbench.progress import worker_setup
+
+    if threads:
+        torch.set_num_threads(threads)
+    worker_setup(progress_queue)
+    runs: list[TaskRun] = []
+    failed = guarded(cfgs, lambda: runs.append(TaskRun(cfgs, method)) or [])
+    if not runs:  # the method, data or a checkpoint was refused
+        if not cfgs[0].resume or failed[0].bug:  # refuses to overwrite; a finished task's state stays as it is
+            return failed
+        return mark_failed(cfgs, str(failed[0].error))
+    run = runs[0]
     prev = [read_state(c.layout().root) or {} for c in cfgs]
-    if cfgs[0].resume:
-        from ganbench.vectorised import verify_checkpoints
-
-        # Before training: a damaged, foreign or unsafe checkpoint, or one of another recipe, is said in
-        # one line; a seed already "done" keeps its state (nothing computed is lost), the others say failed.
-        try:
-            verify_checkpoints(cfgs)
-        except GanbenchError as e:
-            return mark_failed(cfgs, str(e))
-        if all(_done(c, p, task_id) for c, p in zip(cfgs, prev)):
-            return _skipped(cfgs)
+    if cfgs[0].resume and all(_done(c, p, task_id) for c, p in zip(cfgs, prev)):
+        return [RunOutcome(c, [r.__dict__ for r in run_records(c.layout())], 0.0, skipped=True) for c in cfgs]
     attempt = max(int(p.get("attempt", 0)) for p in prev) + 1
     common = {"id": task_id, "model": cfgs[0].model, "dataset": cfgs[0].dataset, "seeds": [c.seed for c in cfgs],
               "attempt": attempt, "host": socket.gethostname(), "pid": os.getpid(), "started_utc": _now()}
     for c in cfgs:
         write_state(c.layout().root, state="running", seed=c.seed, **common)
     cpu0 = time.process_time()
-    outcomes = run_task(cfgs, threads, progress_queue)
+    outcomes = guarded(cfgs, lambda: run.run(progress_queue))
     common.update(cpu_s=round(time.process_time() - cpu0, 3), finished_utc=_now())
     for o in outcomes:
         if o.error:
@@ -110,15 +100,15 @@ def run_tracked(cfgs: list[RunConfig], threads: int | None = None, task_id: str 
     return outcomes
 
 
-def run_task_of_plan(plan_path: str | Path, index: int, threads: int | None = None) -> list:
+def run_task_of_plan(plan_path: str | Path, index: int, threads: int | None = None) -> list[RunOutcome]:
     """Run task ``index`` of the plan at ``plan_path`` (resuming, or skipping it when done)."""
-    from ganbench.sweep.manifest import load_plan, task_id
+    from ganbench.sweep.plan import load_plan, task_id
 
     plan = load_plan(plan_path)
     task = plan.task(index)
     cfgs = plan.configs(index)
     now = task_id(cfgs)
     if now != task.id:
-        raise GanbenchError(f"task {index} ({task.label}) no longer matches the plan: recipe, budget, data or "
-                            f"ganbench changed (id {now} != {task.id}); write a new plan")
-    return run_tracked(cfgs, threads, task.id)
+        raise GanbenchError(f"task {index} ({task.label}) no longer matches the plan: recipe, budget, data, the "
+                            f"method's code or ganbench changed (id {now} != {task.id}); write a new plan")
+    return run_tracked(cfgs, task.id, threads)

@@ -7,8 +7,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganbench.sweep.manifest import PLAN_FILE, Plan, Task, load_plan
-from ganbench.sweep.task import read_state
+from ganbench.sweep.plan import PLAN_FILE, Plan, Task, load_plan
+from ganbench.sweep.state import read_state
 
 STATES = ("done", "running", "interrupted", "failed", "pending")
 

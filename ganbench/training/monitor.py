@@ -1,7 +1,8 @@
-"""What the Trainer reports while it works: progress bars, the suite's live display, TensorBoard.
+"""What the training loop reports while it works: progress, the suite's live display, TensorBoard.
 
-The Trainer calls one ``Monitor`` at four points (start, each step, before and after each
-evaluation, close); what is done with the calls lives here, so the training loop stays small.
+The loop (ganbench.training.loop) calls one ``Monitor`` per seed at five points (start, each step,
+before and after each evaluation, close) with a ``SeedView`` of that seed; what is done with the
+calls lives here, so the training loop stays small.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ GRID_N = {"image": 64, "vector": 1000}  # samples drawn at each evaluation (fixe
 class Monitor:
     """Does nothing; the base of every monitor."""
 
-    def start(self, trainer: Any) -> None: ...
+    def start(self, view: Any) -> None: ...
 
     def step(self, step: int, losses: dict[str, float]) -> None: ...
 
@@ -36,9 +37,9 @@ class Monitors(Monitor):
     def __init__(self, *monitors: Monitor) -> None:
         self.monitors = [m for m in monitors if m is not None]
 
-    def start(self, trainer: Any) -> None:
+    def start(self, view: Any) -> None:
         for m in self.monitors:
-            m.start(trainer)
+            m.start(view)
 
     def step(self, step: int, losses: dict[str, float]) -> None:
         for m in self.monitors:
@@ -58,14 +59,15 @@ class Monitors(Monitor):
 
 
 class BarMonitor(Monitor):
-    """One tqdm bar for a Trainer used on its own (the suite uses its live display instead)."""
+    """One progress bar for a run trained on its own (a suite uses its display instead): live in a
+    terminal, plain lines otherwise (ganbench.progress.bar)."""
 
-    def start(self, trainer: Any) -> None:
-        from tqdm.auto import tqdm
+    def start(self, view: Any) -> None:
+        from ganbench.progress import bar
 
-        c = trainer.cfg
-        self.bar = tqdm(total=trainer.budget.steps, initial=trainer.step, unit="step", dynamic_ncols=True,
-                        desc=f"{c.model}/{c.dataset}/seed{c.seed}", leave=False)
+        c = view.cfg
+        self.bar = bar(total=view.budget.steps, initial=view.step, unit="step",
+                       desc=f"{c.model}/{c.dataset}/seed{c.seed}", leave=False)
 
     def step(self, step: int, losses: dict[str, float]) -> None:
         self.bar.update(step - self.bar.n)
@@ -89,9 +91,9 @@ class QueueMonitor(Monitor):
             self._last = now
             self.queue.put(("step", self.key, step, self.total, note))
 
-    def start(self, trainer: Any) -> None:
-        self.total = trainer.budget.steps
-        self._send(trainer.step, "training", force=True)
+    def start(self, view: Any) -> None:
+        self.total = view.budget.steps
+        self._send(view.step, "training", force=True)
 
     def step(self, step: int, losses: dict[str, float]) -> None:
         self._send(step, "training", force=step >= self.total)
@@ -125,16 +127,16 @@ class TensorBoardMonitor(Monitor):
         self.log_every = log_every
         self.writer: Any = None
 
-    def start(self, trainer: Any) -> None:
+    def start(self, view: Any) -> None:
         from torch.utils.tensorboard import SummaryWriter
         from torch.utils.tensorboard.summary import hparams
 
-        self.modality = trainer.modality
-        self.writer = SummaryWriter(log_dir=str(Path(trainer.run_dir) / TENSORBOARD_DIR))
-        params = _flat(trainer.recipe.to_dict(), "recipe.")
-        params.update(_flat(dict(trainer.budget.__dict__), "budget."))
-        params.update({"run.model": trainer.cfg.model, "run.dataset": trainer.cfg.dataset,
-                       "run.seed": trainer.cfg.seed})
+        self.modality = view.modality
+        self.writer = SummaryWriter(log_dir=str(Path(view.run_dir) / TENSORBOARD_DIR))
+        params = _flat(view.recipe.to_dict(), "recipe.")
+        params.update(_flat(dict(view.budget.__dict__), "budget."))
+        params.update({"run.model": view.cfg.model, "run.dataset": view.cfg.dataset,
+                       "run.seed": view.cfg.seed})
         # Written into this run's own event file (add_hparams would open a second one).
         for summary in hparams(params, {}):
             self.writer.file_writer.add_summary(summary)

@@ -20,11 +20,11 @@ EXT = register_pixel_extractor("test-pixels-estimate", pool=4)
 
 @pytest.fixture()
 def checkpoint(tmp_path):
-    from ganbench.train import Trainer
+    from ganbench.training.run import seed_loop
 
     cfg = RunConfig(model="dcgan", dataset="digits32", budget="smoke", out_dir=tmp_path / "runs", progress=False,
                     recipe_overrides={"arch": {"image": {"width": 8, "z_dim": 12}}})
-    return Trainer(cfg).save()
+    return seed_loop(cfg).save()[0]
 
 
 def _stop_at_work(monkeypatch) -> dict:
@@ -81,7 +81,7 @@ def test_run_prints_an_estimate_before_training(tmp_path, monkeypatch, capsys):
         calls.append("suite")
         raise GanbenchError("training started here")
 
-    monkeypatch.setattr("ganbench.suite.run_suite", suite)
+    monkeypatch.setattr("ganbench.sweep.grid.run_grid", suite)
     code, _, err = run_cli(capsys, "run", "--models", "gan", "--dataset", "ring", "--seeds", "0,1",
                            "--out", tmp_path / "r", "--workers", "2")
     assert calls == ["suite"] and code != 0
@@ -91,14 +91,20 @@ def test_run_prints_an_estimate_before_training(tmp_path, monkeypatch, capsys):
     assert "for 2 run(s) in 1 task(s), 1 at a time" in line and "--budget smoke trains in about" in line
 
 
+def _plan(cfgs):
+    from ganbench.sweep.plan import build_plan
+
+    return build_plan(cfgs)
+
+
 def test_run_estimate_probes_each_task_as_the_suite_trains_it(tmp_path):
-    """unrolled trains only on the vectorised path: the estimate probes the stacked group, not a
-    per-seed Trainer (which refuses unrolled updates), and counts one task per (model, dataset)."""
+    """The estimate probes each (model, dataset) the way its tasks train it: the stacked group of a
+    stackable method (one task), one seed times the seeds of one that is not (a task per seed)."""
 
     base = RunConfig(model="unrolled", dataset="ring", budget="smoke", out_dir=tmp_path)
-    cfgs = [dataclasses.replace(base, model=m, seed=s) for m in ("unrolled", "gan") for s in (0, 1, 2)]
-    line = run_estimate(cfgs, 2, "cpu")
-    assert "for 6 run(s) in 2 task(s), 2 at a time" in line
+    cfgs = [dataclasses.replace(base, model=m, seed=s) for m in ("unrolled", "gan", "sngan") for s in (0, 1, 2)]
+    line = run_estimate(_plan(cfgs), 2)
+    assert "for 9 run(s) in 5 task(s), 2 at a time" in line  # sngan (spectral norm) trains one seed per task
     assert not list(tmp_path.iterdir())  # the probe writes nothing
 
 
@@ -118,24 +124,26 @@ def test_the_estimate_averages_a_critic_schedule_over_the_budget():
 def test_a_resume_estimates_only_the_tasks_not_done(tmp_path):
     """On --resume, a task whose seeds are all done under its id (what the suite skips) is not timed
     again: the line says how many runs are done and times the rest; with none left it says so."""
-    from ganbench.sweep.manifest import task_groups, task_id
-    from ganbench.sweep.task import write_state
+    from ganbench.sweep.state import write_state
 
     base = RunConfig(model="gan", dataset="ring", budget="smoke", out_dir=tmp_path, resume=True)
     cfgs = [dataclasses.replace(base, model=m, seed=s) for m in ("gan", "lsgan") for s in (0, 1)]
 
-    def finish(group):
-        for c in group:
-            write_state(c.layout().root, state="done", id=task_id(group), seed=c.seed)
+    plan = _plan(cfgs)
+
+    def finish(task):
+        for c in plan.configs(task.index):
+            write_state(c.layout().root, state="done", id=task.id, seed=c.seed)
             c.layout().records.write_text("")
 
-    gan_task, lsgan_task = task_groups(cfgs)
+    gan_task, lsgan_task = plan.tasks
     finish(gan_task)
-    line = run_estimate(cfgs, 2, "cpu", resume=True)
+    line = run_estimate(plan, 2, resume=True)
     assert "2 of 4 run(s) already done (--resume)" in line and "for 2 run(s) in 1 task(s)" in line
-    assert "for 4 run(s)" in run_estimate(cfgs, 2, "cpu")  # a fresh run times everything
-    write_state(lsgan_task[0].layout().root, state="done", id="another-plan", seed=0)  # stale id: not done
-    lsgan_task[0].layout().records.write_text("")
-    assert "2 of 4 run(s) already done" in run_estimate(cfgs, 2, "cpu", resume=True)
+    assert "for 4 run(s)" in run_estimate(plan, 2)  # a fresh run times everything
+    lsgan0 = plan.configs(lsgan_task.index)[0]
+    write_state(lsgan0.layout().root, state="done", id="another-plan", seed=0)  # stale id: not done
+    lsgan0.layout().records.write_text("")
+    assert "2 of 4 run(s) already done" in run_estimate(plan, 2, resume=True)
     finish(lsgan_task)
-    assert run_estimate(cfgs, 2, "cpu", resume=True) == "all 4 run(s) already done; nothing to train (--resume)"
+    assert run_estimate(plan, 2, resume=True) == "all 4 run(s) already done; nothing to train (--resume)"

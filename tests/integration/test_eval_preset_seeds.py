@@ -30,11 +30,11 @@ MEAN3, MIN3 = _preset("test_mean3_train", MEAN_EVAL), _preset("test_min3_train",
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from ganbench.train import Trainer
+    from ganbench.training.run import seed_loop
 
     cfg = RunConfig(model="dcgan", dataset="digits32", budget="smoke", out_dir=tmp_path_factory.mktemp("runs"),
                     progress=False, recipe_overrides={"arch": {"image": {"width": 8, "z_dim": 12}}})
-    return Trainer(cfg).save()
+    return seed_loop(cfg).save()[0]
 
 
 def _eval(capsys, tmp_path, target, *args) -> dict:

@@ -239,21 +239,21 @@ def test_conditional_entry_point_is_sampled_evenly(files, capsys, tmp_path, monk
 
 
 def test_ganbench_checkpoint_defaults_to_its_dataset(tmp_path, capsys):
-    from ganbench.train import Trainer
+    from ganbench.training.run import seed_loop
 
     cfg = RunConfig(model="dcgan", dataset="digits32", budget="smoke", out_dir=tmp_path / "runs", progress=False,
                     recipe_overrides={"arch": {"image": {"width": 8, "z_dim": 12}}})
-    trainer = Trainer(cfg)
-    ck = trainer.save()
+    loop = seed_loop(cfg)
+    (ck,) = loop.save()
     out = tmp_path / "ck.jsonl"
     code, stdout, err = run_cli(capsys, "eval", ck, "--features", EXT, "-n", 20, "--n-real", 30, "--bootstrap", 0,
                                 "--json", out, "-q")
     assert code == 0, err
     (rec,) = read_records([out])
     assert (rec.model, rec.dataset, rec.seed, rec.step, rec.kind) == ("dcgan", "digits32", 0, 0, "eval")
-    assert rec.protocol["dataset_identity"] == trainer.dataset.identity() and rec.protocol["n_real"] == 30
+    assert rec.protocol["dataset_identity"] == loop.dataset.identity() and rec.protocol["n_real"] == 30
     assert rec.provenance["target_kind"] == "ganbench-checkpoint" and rec.provenance["checkpoint_step"] == 0
-    expected, _ = evaluate_images(trainer.g, "digits32", n=20, n_real=30, extractor=PixelExtractor(), seed=0,
+    expected, _ = evaluate_images(loop.generator(0), "digits32", n=20, n_real=30, extractor=PixelExtractor(), seed=0,
                                   n_boot=0, progress=False)
     assert rec.metrics == pytest.approx(expected, rel=1e-12, abs=1e-12)
 

@@ -48,10 +48,11 @@ def test_run_conv_baselines_on_cifar10_format_with_image_metrics(tmp_path):
     write_cifar10(data)
     out = tmp_path / "run"
     # Two generator steps with an evaluation after each: one during training, one after it. The
-    # smoke budget's n_eval/n_real (64) are kept; WGAN's 100-critic-step warm-up makes 200 D steps.
+    # smoke budget's n_eval/n_real are kept; WGAN's 100-critic-step warm-up makes 200 D steps. The
+    # smoke budget computes no intervals (n_boot 0): --bootstrap 4 asks for them, as a user would.
     r = subprocess.run(CMD + ["run", "--models", "dcgan,wgan", "--dataset", "cifar10", "--data-dir", str(data),
                               "--budget", "smoke", "--seeds", "0", "--steps", "2", "--eval-every", "1",
-                              "--out", str(out), "--quiet"],
+                              "--bootstrap", "4", "--out", str(out), "--quiet"],
                        capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
     all_recs = read_records([out / "records.jsonl"])
@@ -82,7 +83,7 @@ def test_run_conv_baselines_on_cifar10_format_with_image_metrics(tmp_path):
     js = tmp_path / "eval.json"
     r = subprocess.run(CMD + ["eval", str(ck), "--data-dir", str(data), "-n", str(last.protocol["n_gen"]),
                               "--n-real", str(last.protocol["n_real"]), "--seed", str(eval_seed(0)),
-                              "--json", str(js), "--quiet"],
+                              "--bootstrap", "4", "--json", str(js), "--quiet"],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     (ev,) = read_records([js])

@@ -8,8 +8,8 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from ganbench.config import RunConfig
-from ganbench.monitor import LOG_EVERY, TENSORBOARD_DIR
-from ganbench.suite import run_one
+from ganbench.training.monitor import LOG_EVERY, TENSORBOARD_DIR
+from ganbench.training.run import run_task
 
 
 def _events(run_dir):
@@ -25,7 +25,7 @@ def cfg(tmp_path):
 
 
 def test_smoke_run_writes_losses_metrics_samples_and_hparams(cfg):
-    out = run_one(cfg, threads=1)
+    (out,) = run_task([cfg], threads=1)
     assert out.error is None, out.error
     ea = _events(cfg.run_dir())
     tags = ea.Tags()
@@ -45,6 +45,6 @@ def test_smoke_run_writes_losses_metrics_samples_and_hparams(cfg):
 
 def test_no_tensorboard_writes_nothing(cfg):
     cfg = dataclasses.replace(cfg, tensorboard=False, budget_overrides={"steps": 10, "eval_every": 10})
-    out = run_one(cfg, threads=1)
+    (out,) = run_task([cfg], threads=1)
     assert out.error is None, out.error
     assert not (cfg.run_dir() / TENSORBOARD_DIR).exists()

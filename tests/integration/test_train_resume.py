@@ -15,7 +15,7 @@ from ganbench.evaluation.training import make_evaluator
 from ganbench.records import read_records
 from ganbench.generators.checkpoint import load_checkpoint
 from ganbench.layout import CHECKPOINT
-from ganbench.train import Trainer
+from ganbench.training.run import seed_loop
 
 BUDGET = {"steps": 60, "eval_every": 20, "checkpoint_every": 10}
 
@@ -28,9 +28,10 @@ SCHEDULE = {"wgan": {"n_dis_warmup": {"first": 3, "every": 20, "n_dis": 10}}}
 def _train(out: Path, model: str, stop_at=None, resume=False):
     cfg = RunConfig(model=model, dataset="grid", seed=3, budget="smoke", out_dir=out, progress=False,
                     resume=resume, budget_overrides=BUDGET, recipe_overrides=SCHEDULE.get(model, {}))
-    t = Trainer(cfg)
-    ev = make_evaluator(t.dataset, t.budget, cfg.seed)
-    return t.run(ev, ev.protocol, stop_at=stop_at)
+    loop = seed_loop(cfg, stack=False)
+    ev = make_evaluator(loop.dataset, loop.budget, cfg.seed)
+    loop.run([ev.evaluate], stop_at=stop_at)
+    return loop
 
 
 def _assert_same_state(a: dict, b: dict):
@@ -46,9 +47,10 @@ def test_resume_equals_uninterrupted(tmp_path, model):
     assert load_checkpoint(tmp_path / "cut" / model / "grid" / "seed3" / CHECKPOINT)["step"] == 30
     resumed = _train(tmp_path / "cut", model, resume=True)
     assert resumed.step == full.step == 60
-    _assert_same_state(load_checkpoint(full.run_dir / CHECKPOINT), load_checkpoint(resumed.run_dir / CHECKPOINT))
-    a = {r.step: r.metrics for r in read_records([full.run_dir])}
-    b = {r.step: r.metrics for r in read_records([resumed.run_dir])}
+    full_dir, resumed_dir = full.layouts[0].root, resumed.layouts[0].root
+    _assert_same_state(load_checkpoint(full_dir / CHECKPOINT), load_checkpoint(resumed_dir / CHECKPOINT))
+    a = {r.step: r.metrics for r in read_records([full_dir])}
+    b = {r.step: r.metrics for r in read_records([resumed_dir])}
     assert a.keys() == b.keys() == {20, 40, 60}
     assert a[60] == b[60]
 

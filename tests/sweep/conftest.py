@@ -46,7 +46,7 @@ def cli_inproc(capsys, *args) -> tuple[int, str, str]:
 def running_task(out, min_step=1, max_step=None):
     """(task.json state, checkpoint step, seed directory) of a task now running in ``out`` past its
     first checkpoint."""
-    from ganbench.sweep.task import read_state
+    from ganbench.sweep.state import read_state
     from ganbench.generators.checkpoint import load_checkpoint
     from ganbench.layout import CHECKPOINT
 

@@ -68,7 +68,7 @@ def test_ray_grid_survives_a_killed_worker_and_equals_local(ray_cluster, local_g
     ray_metrics, local_metrics = metrics_by_key(out), metrics_by_key(local_grid)
     assert len(ray_metrics) == GRID_TASKS * GRID_SEEDS * 2  # 2 evaluations per seed
     assert ray_metrics == local_metrics
-    from ganbench.sweep.task import read_state
+    from ganbench.sweep.state import read_state
 
     for seed_dir in killed[0].parent.glob("seed*"):  # every seed of the killed group was retried with it
         assert read_state(seed_dir)["attempt"] == 2, "the killed task was retried once, from its checkpoint"

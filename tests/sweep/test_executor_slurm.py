@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import CMD, GRID, GRID_STEPS, cli_env, metrics_by_key, running_task
 
-from ganbench.sweep.task import read_state
+from ganbench.sweep.state import read_state
 
 submitit = pytest.importorskip("submitit", reason="the 'slurm' extra is not installed (pip install 'ganbench[slurm]')")
 

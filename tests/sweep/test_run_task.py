@@ -8,9 +8,9 @@ import time
 import pytest
 from conftest import CMD, cli_env, cli_inproc, metrics_by_key, run_cli
 
-import ganbench.suite
-from ganbench.sweep.manifest import load_plan
-from ganbench.sweep.task import read_state, run_task_of_plan
+import ganbench.training.run
+from ganbench.sweep.plan import load_plan
+from ganbench.sweep.state import read_state, run_task_of_plan
 from ganbench.generators.checkpoint import load_checkpoint
 from ganbench.layout import CHECKPOINT
 
@@ -44,8 +44,7 @@ def test_run_task_twice_does_no_work_the_second_time(tmp_path, monkeypatch, caps
     def no_training(*a, **k):
         raise AssertionError("a finished task was run again")
 
-    monkeypatch.setattr(ganbench.suite, "run_one", no_training)
-    monkeypatch.setattr(ganbench.suite, "run_task", no_training)
+    monkeypatch.setattr(ganbench.training.run.TaskRun, "run", no_training)
     second = run_task_of_plan(tmp_path / "plan.json", 1, threads=1)
     assert all(o.skipped for o in second) and [o.records for o in second] == [o.records for o in first]
     assert ck.stat().st_mtime_ns == stamp and read_state(ck.parent)["attempt"] == 1
@@ -112,7 +111,7 @@ def test_a_resume_rewrites_a_plan_of_an_older_format(tmp_path, capsys):
     `run-task` cannot read; resuming the run writes the current plan."""
     import json
 
-    from ganbench.sweep.manifest import PLAN_FORMAT
+    from ganbench.sweep.plan import PLAN_FORMAT
 
     cli_inproc(capsys, "run", *SMALL, "--out", tmp_path / "run", "--plan", tmp_path / "plan.json")
     old = json.loads((tmp_path / "run" / "plan.json").read_text())

@@ -1,4 +1,4 @@
-"""The task manifest: stable ids, one task per (model, dataset) seed group (per seed where a recipe
+"""The plan of a grid: stable ids, one task per (model, dataset) seed group (per seed where a recipe
 cannot stack seeds), round trip, clear errors."""
 
 import dataclasses
@@ -9,9 +9,9 @@ import pytest
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
-from ganbench.suite import grid
 from ganbench.sweep.executors import ExecutorOptions
-from ganbench.sweep.manifest import PLAN_FORMAT, build_plan, load_plan
+from ganbench.sweep.grid import grid
+from ganbench.sweep.plan import PLAN_FORMAT, build_plan, load_plan
 
 BASE = RunConfig(model="gan", dataset="grid", budget="smoke", budget_overrides={"steps": 40})
 

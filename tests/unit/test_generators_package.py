@@ -27,7 +27,7 @@ def test_every_target_kind_has_a_loader(tmp_path):
 
 
 def test_checkpoint_format_has_one_home(tmp_path):
-    import ganbench.train as train
+    import ganbench.training.loop as train
 
     from ganbench import layout
 

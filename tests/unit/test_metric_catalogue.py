@@ -79,8 +79,8 @@ def test_seed_in_the_protocol_is_the_seed_used(monkeypatch, name, param, key):
     fake = {"pool3": rng.normal(size=(30, 6)) + 0.2, "logits": rng.normal(size=(30, 10))}
     spec = METRICS.get(name)
     changed = dataclasses.replace(spec, params={**spec.params, param: 7})
-    monkeypatch.setitem(METRICS._items, name, changed)
-    values, proto = compute_image_metrics(real, fake, [name], n_boot=0)
+    with METRICS.temporarily(name, changed):
+        values, proto = compute_image_metrics(real, fake, [name], n_boot=0)
     assert proto[key] == 7
     if name == "kid":
         expected = kid.kid_from_features(real["pool3"], fake["pool3"], subset_size=30, num_subsets=100, seed=7)[0]

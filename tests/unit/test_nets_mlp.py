@@ -6,12 +6,11 @@ from torch import nn
 
 from ganbench.config import RunConfig
 from ganbench.nets import build_networks
-from ganbench.train import resolve_run
 
 
 @pytest.mark.parametrize("model,pack", [("gan", 1), ("pacgan4", 4)])
 def test_pacgan_networks(model, pack):
-    recipe, budget = resolve_run(RunConfig(model=model, dataset="ring", budget="paper"), "vector")
+    recipe, budget = RunConfig(model=model, dataset="ring", budget="paper").run_recipe("vector")
     torch.manual_seed(0)
     g, d = build_networks(recipe.arch["vector"], (2,))
     linears = [m for m in g.modules() if isinstance(m, nn.Linear)]

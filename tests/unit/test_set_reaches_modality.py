@@ -15,11 +15,10 @@ def test_set_optimizer_reaches_the_vector_recipe():
 def test_set_wins_over_the_budgets_own_recipe():
     """The cpu mixture budget sets its own widths and learning rate; --set still decides."""
     from ganbench.config import RunConfig
-    from ganbench.train import resolve_run
 
     over = parse_overrides(["arch.vector.d_hidden=200", "optimizer.lr_d=0.00077"])
-    plain, _ = resolve_run(RunConfig(model="gan", dataset="grid", budget="cpu"), "vector")
-    mine, _ = resolve_run(RunConfig(model="gan", dataset="grid", budget="cpu", recipe_overrides=over), "vector")
+    plain, _ = RunConfig(model="gan", dataset="grid", budget="cpu").run_recipe("vector")
+    mine, _ = RunConfig(model="gan", dataset="grid", budget="cpu", recipe_overrides=over).run_recipe("vector")
     budget_says = RunConfig(model="gan", dataset="grid", budget="cpu").recipe().budget("cpu", "vector").recipe
     assert plain.arch["vector"]["d_hidden"] == budget_says["arch"]["vector"]["d_hidden"] != 200
     assert plain.optimizer["lr_d"] == budget_says["vector"]["optimizer"]["lr_d"] != 0.00077
@@ -30,9 +29,8 @@ def test_set_wins_over_the_budgets_own_recipe():
 def test_a_key_only_a_budget_sets_can_be_set():
     """optimizer.decay_from exists only in the cpu mixture protocol; --set accepts and applies it."""
     from ganbench.config import RunConfig, check_overrides
-    from ganbench.train import resolve_run
 
     over = parse_overrides(["optimizer.decay_from=0.25"])
     check_overrides(over)
-    mine, _ = resolve_run(RunConfig(model="gan", dataset="grid", budget="cpu", recipe_overrides=over), "vector")
+    mine, _ = RunConfig(model="gan", dataset="grid", budget="cpu", recipe_overrides=over).run_recipe("vector")
     assert mine.optimizer["decay_from"] == 0.25

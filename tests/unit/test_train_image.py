@@ -1,4 +1,4 @@
-"""The Trainer on image baselines: a few steps of each, finite losses, exact resume, budgets."""
+"""The training loop on image baselines: a few steps of each, finite losses, exact resume, budgets."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from ganbench.config import RunConfig, load_recipe
 from ganbench.data.base import ImageDataset
 from ganbench.errors import GanbenchError
-from ganbench.train import Trainer
+from ganbench.training.run import seed_loop
 
 IMAGE_BASELINES = ["dcgan", "lsgan", "wgan", "wgan-gp", "sngan", "acgan", "cgan-pd"]
 # Narrower nets keep each run under 2 s on 2 cores (after the first, which pays torch's one-time
@@ -38,29 +38,31 @@ def make_cfg(model, tmp_path, steps=2, overrides=None, **budget) -> RunConfig:
 @pytest.mark.parametrize("model", IMAGE_BASELINES)
 def test_baseline_trains_a_few_steps(model, tmp_path):
     ds = tiny_images()
-    trainer = Trainer(make_cfg(model, tmp_path), dataset=ds)
-    g0 = {k: v.clone() for k, v in trainer.g.state_dict().items()}
+    cfg = make_cfg(model, tmp_path)
+    loop = seed_loop(cfg, dataset=ds)
+    g = loop.generator(0)
+    g0 = {k: v.clone() for k, v in g.state_dict().items()}
     calls = []
-    result = trainer.run(evaluator=lambda g: calls.append(g) or {"score": 1.0})
-    losses = trainer.train_step()
+    result = loop.run([lambda g: calls.append(g) or {"score": 1.0}])
+    losses = loop.train_step()
     assert result.finished and result.step == 2 and len(calls) == 1
     assert all(math.isfinite(v) for v in losses.values()), losses
-    assert any(not torch.equal(g0[k], v) for k, v in trainer.g.state_dict().items())
-    r = trainer.recipe
-    assert (trainer.g.num_classes == 10) == bool(r.conditional)
-    assert trainer.g(torch.randn(2, trainer.g.z_dim),
-                     torch.tensor([0, 1]) if r.conditional else None).shape == (2, 1, 28, 28)
-    assert (result.run_dir / "checkpoint.pt").exists()
+    assert any(not torch.equal(g0[k], v) for k, v in g.state_dict().items())
+    r = loop.recipe
+    assert (g.num_classes == 10) == bool(r.conditional)
+    assert g(torch.randn(2, g.z_dim), torch.tensor([0, 1]) if r.conditional else None).shape == (2, 1, 28, 28)
+    assert cfg.layout().checkpoint.exists()
 
 
 @pytest.mark.parametrize("model", ["acgan", "cgan-pd"])
 def test_conditional_baselines_run_on_mixtures(model, tmp_path):
     cfg = RunConfig(model=model, dataset="ring", budget="smoke", out_dir=tmp_path, progress=False,
                     budget_overrides={"steps": 3, "batch_size": 32, "eval_every": 0})
-    trainer = Trainer(cfg)
-    trainer.run()
-    assert all(math.isfinite(v) for v in trainer.train_step().values())
-    assert trainer.g.num_classes == trainer.dataset.num_classes > 0
+    loop = seed_loop(cfg)
+    loop.run()
+    assert not loop.players.stacked  # class-conditional recipes train one seed at a time
+    assert all(math.isfinite(v) for v in loop.train_step().values())
+    assert loop.generator(0).num_classes == loop.dataset.num_classes > 0
 
 
 def test_resume_is_exact_for_an_image_model(tmp_path):
@@ -71,31 +73,31 @@ def test_resume_is_exact_for_an_image_model(tmp_path):
         c.resume = resume
         return c
 
-    straight = Trainer(cfg(tmp_path / "a"), dataset=ds)
+    straight = seed_loop(cfg(tmp_path / "a"), dataset=ds)
     straight.run()
-    first = Trainer(cfg(tmp_path / "b"), dataset=ds)
+    first = seed_loop(cfg(tmp_path / "b"), dataset=ds)
     assert first.run(stop_at=3).step == 3
-    second = Trainer(cfg(tmp_path / "b", resume=True), dataset=ds)
+    second = seed_loop(cfg(tmp_path / "b", resume=True), dataset=ds)
     assert second.run().step == 6
-    a, b = straight.g.state_dict(), second.g.state_dict()
+    a, b = straight.generator(0).state_dict(), second.generator(0).state_dict()
     assert a.keys() == b.keys()
     for k in a:  # weights and BN running statistics, bit for bit
         assert torch.equal(a[k], b[k]), k
-    for k, v in straight.d.state_dict().items():
-        assert torch.equal(v, second.d.state_dict()[k]), k
+    for k, v in straight.players.d_net.state_dict().items():
+        assert torch.equal(v, second.players.d_net.state_dict()[k]), k
 
 
 def test_unsupported_image_size_is_a_clear_error(tmp_path):
     with pytest.raises(GanbenchError, match="support square images"):
-        Trainer(make_cfg("dcgan", tmp_path), dataset=tiny_images((3, 48, 48), n=4))
+        seed_loop(make_cfg("dcgan", tmp_path), dataset=tiny_images((3, 48, 48), n=4))
 
 
 def test_unconditional_unlabelled_and_conditional_needs_labels(tmp_path):
     rng = np.random.default_rng(0)
     unlabelled = ImageDataset("tiny", rng.integers(0, 256, (16, 1, 28, 28), dtype=np.uint8))
-    Trainer(make_cfg("dcgan", tmp_path / "a", steps=1), dataset=unlabelled).run()
+    seed_loop(make_cfg("dcgan", tmp_path / "a", steps=1), dataset=unlabelled).run()
     with pytest.raises(GanbenchError, match="conditional"):
-        Trainer(make_cfg("acgan", tmp_path / "b"), dataset=unlabelled)
+        seed_loop(make_cfg("acgan", tmp_path / "b"), dataset=unlabelled)
 
 
 @pytest.mark.parametrize("model", IMAGE_BASELINES)

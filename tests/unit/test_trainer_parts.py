@@ -1,5 +1,5 @@
-"""The Trainer is built from its parts (``Trainer.from_recipe``), and a resume that would continue a
-run under another recipe fails with one line naming each recipe key that differs."""
+"""A loop is built from its parts (method, recipe, budget, dataset, players), and a resume that would
+continue a run under another recipe fails with one line naming each recipe key that differs."""
 
 import pytest
 import torch
@@ -7,7 +7,10 @@ import torch
 from ganbench.config import RunConfig, parse_overrides
 from ganbench.data import get_dataset
 from ganbench.errors import GanbenchError
-from ganbench.train import Trainer, resolve_run
+from ganbench.training.loop import TrainLoop
+from ganbench.training.method import Method
+from ganbench.training.players import SingleSeed
+from ganbench.training.run import seed_loop
 
 BUDGET = {"steps": 12, "eval_every": 12, "checkpoint_every": 5}
 
@@ -17,26 +20,27 @@ def _cfg(out, resume=False, sets=()):
                      resume=resume, budget_overrides=BUDGET, recipe_overrides=parse_overrides(list(sets)))
 
 
-def test_from_recipe_is_the_constructor_path(tmp_path):
+def test_a_loop_from_its_parts_is_the_task_runners_loop(tmp_path):
     cfg = _cfg(tmp_path)
     dataset = get_dataset("grid")
-    recipe, budget = resolve_run(cfg, dataset.modality)
-    a, b = Trainer(cfg), Trainer.from_recipe(cfg, recipe, budget, dataset)
+    recipe, budget = cfg.run_recipe(dataset.modality)
+    method = Method(recipe)
+    players = SingleSeed(recipe, budget, dataset, cfg.seed, torch.device("cpu"), method.networks)
+    a, b = seed_loop(cfg), TrainLoop([cfg], method, recipe, budget, dataset, players)
     assert a.recipe.to_dict() == b.recipe.to_dict() and a.budget == b.budget
-    assert a.identity() == b.identity()
-    sa, sb = a.g.state_dict(), b.g.state_dict()
+    assert a.identity(0) == b.identity(0)
+    sa, sb = a.generator(0).state_dict(), b.generator(0).state_dict()
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)  # the same seeded nets
-    assert a.opt_g.param_groups[0]["lr"] == b.opt_g.param_groups[0]["lr"] == recipe.optimizer["lr_g"]
+    assert a.players.opt_g.param_groups[0]["lr"] == b.players.opt_g.param_groups[0]["lr"] == recipe.optimizer["lr_g"]
 
 
 def test_resume_with_a_changed_set_names_the_key(tmp_path):
-    first = Trainer(_cfg(tmp_path))
+    first = seed_loop(_cfg(tmp_path))
     first.run(stop_at=6)  # a checkpoint at step 5
     old = first.recipe.optimizer["lr_g"]
     new = old * 2.5
-    resumed = Trainer(_cfg(tmp_path, resume=True, sets=[f"optimizer.lr_g={new}"]))
     with pytest.raises(GanbenchError) as e:
-        resumed.run()
+        seed_loop(_cfg(tmp_path, resume=True, sets=[f"optimizer.lr_g={new}"]))
     msg = str(e.value)
     assert "\n" not in msg
     assert f"recipe differs in optimizer.lr_g: {old!r} -> {new!r}" in msg
@@ -44,13 +48,13 @@ def test_resume_with_a_changed_set_names_the_key(tmp_path):
     # the cpu sentence follows lr_g (config.vector_protocol), so it differs too: said, not spelt out
     assert "(and the protocol sentences written from them)" in msg
     # The same options resume.
-    assert Trainer(_cfg(tmp_path, resume=True)).run().step == 12
+    assert seed_loop(_cfg(tmp_path, resume=True)).run().step == 12
 
 
 def test_resume_error_lists_every_differing_key():
     from pathlib import Path
 
-    from ganbench.train import check_resume_identity
+    from ganbench.training.identity import check_resume_identity
 
     ck = {"run": {"model": "gan", "seed": 3, "budget": {"steps": 60}},
           "recipe": {"optimizer": {"lr_g": 2e-4, "betas": [0.5, 0.999]}, "n_dis": 1}}

@@ -1,4 +1,4 @@
-"""The vectorised path (all seeds stacked) trains each seed as the per-seed loop does."""
+"""Stacked seeds (StackedSeeds) train each seed as one seed alone (SingleSeed) does, through the one loop."""
 
 import dataclasses
 
@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from ganbench.config import RunConfig
-from ganbench.nets import build_networks
 from ganbench.generators.checkpoint import load_checkpoint
 from ganbench.layout import CHECKPOINT
-from ganbench.train import Trainer, resolve_run
-from ganbench.vectorised import GroupTrainer, Stacked
+from ganbench.nets import build_networks
+from ganbench.training.loop import _pending, settle_checkpoints
+from ganbench.training.players import Stacked
+from ganbench.training.run import TaskRun, run_task
 
 STEPS = 6
 BUDGET = {"steps": 12, "eval_every": 12, "checkpoint_every": 4}
@@ -21,6 +22,11 @@ def _cfg(tmp_path, model, seed=1, **kw):
                      budget_overrides=BUDGET, **kw)
 
 
+def _group(tmp_path, model, seeds, stack=True, **kw):
+    cfgs = [_cfg(tmp_path, model, s, **kw) for s in seeds]
+    return TaskRun(cfgs, stack=stack).resumed_loop()
+
+
 def _samples(g, seed=123):
     z = torch.randn(500, g.z_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
@@ -28,7 +34,7 @@ def _samples(g, seed=123):
 
 
 def test_stacked_forward_is_each_seeds_module():
-    recipe, _ = resolve_run(RunConfig(model="pacgan2", dataset="grid", budget="paper"), "vector")
+    recipe, _ = RunConfig(model="pacgan2", dataset="grid", budget="paper").run_recipe("vector")
     mods = []
     for s in range(3):
         torch.manual_seed(s)
@@ -43,35 +49,33 @@ def test_stacked_forward_is_each_seeds_module():
         assert torch.allclose(d.forward(x)[s].squeeze(-1), dm(x[s].reshape(128, 2))[0], atol=1e-6)
 
 
-@pytest.mark.parametrize("model", ["gan", "wgan-gp", "pacgan2"])
-def test_vectorised_equals_per_seed_loop(tmp_path, model):
-    cfg = _cfg(tmp_path, model)
-    t = Trainer(cfg)
-    group = GroupTrainer(cfg, [0, 1, 2])
+@pytest.mark.parametrize("model", ["gan", "wgan-gp", "pacgan2", "unrolled"])
+def test_stacked_equals_one_seed_alone(tmp_path, model):
+    alone = _group(tmp_path / "a", model, [1], stack=False)
+    group = _group(tmp_path / "b", model, [0, 1, 2])
+    assert not alone.players.stacked and group.players.stacked
     for _ in range(STEPS):
-        a, b = t.train_step(), group.train_step()
+        a, b = alone.train_step(), group.train_step()
         assert float(a["d_loss"]) == pytest.approx(float(b["d_loss"][1]), rel=1e-4, abs=1e-6)
         assert float(a["g_loss"]) == pytest.approx(float(b["g_loss"][1]), rel=1e-4, abs=1e-6)
-    assert torch.allclose(_samples(t.g), _samples(group.generator(1)), atol=1e-4)
+    assert torch.allclose(_samples(alone.generator(0)), _samples(group.generator(1)), atol=1e-4)
 
 
 def test_a_seed_does_not_depend_on_the_others_in_its_stack(tmp_path):
-    alone = GroupTrainer(_cfg(tmp_path, "gan"), [1])
-    shared = GroupTrainer(_cfg(tmp_path, "gan"), [4, 1, 7])
+    alone = _group(tmp_path / "a", "gan", [1])
+    shared = _group(tmp_path / "b", "gan", [4, 1, 7])
     for _ in range(STEPS):
         alone.train_step()
         shared.train_step()
     assert torch.allclose(_samples(alone.generator(0)), _samples(shared.generator(1)), atol=1e-6)
 
 
-def test_interrupted_vectorised_run_resumes_to_the_same_result(tmp_path):
-    full = GroupTrainer(_cfg(tmp_path / "full", "pacgan2"), [0, 1])
-    full.run()
-    cut = GroupTrainer(_cfg(tmp_path / "cut", "pacgan2"), [0, 1])
-    cut.run(stop_at=6)  # the last checkpoint is at step 4
+def test_interrupted_stacked_run_resumes_to_the_same_result(tmp_path):
+    _group(tmp_path / "full", "pacgan2", [0, 1]).run()
+    _group(tmp_path / "cut", "pacgan2", [0, 1]).run(stop_at=6)  # the last checkpoint is at step 4
     assert load_checkpoint(tmp_path / "cut" / "pacgan2" / "grid" / "seed1" / CHECKPOINT)["step"] == 4
-    resumed = GroupTrainer(_cfg(tmp_path / "cut", "pacgan2", resume=True), [0, 1])
-    resumed.restore()
+    resumed = _group(tmp_path / "cut", "pacgan2", [0, 1], resume=True)
+    assert resumed.step == 4
     resumed.run()
     for s in (0, 1):
         a = load_checkpoint(tmp_path / "full" / "pacgan2" / "grid" / f"seed{s}" / CHECKPOINT)
@@ -82,19 +86,17 @@ def test_interrupted_vectorised_run_resumes_to_the_same_result(tmp_path):
                 assert torch.equal(a[part][k], b[part][k]), f"seed {s} {part}.{k}"
 
 
-def test_vectorised_checkpoint_resumes_in_the_per_seed_loop(tmp_path):
-    cfg = _cfg(tmp_path, "gan")
-    GroupTrainer(cfg, [1]).run(stop_at=4)
-    t = Trainer(dataclasses.replace(cfg, resume=True))
-    t.restore(cfg.run_dir() / CHECKPOINT)
-    assert t.step == 4
+def test_a_stacked_checkpoint_resumes_one_seed_alone(tmp_path):
+    _group(tmp_path, "gan", [1]).run(stop_at=4)
+    alone = _group(tmp_path, "gan", [1], stack=False, resume=True)
+    assert alone.step == 4 and not alone.players.stacked
 
 
 def test_unrolled_gan_trains_and_differs_from_gan(tmp_path):
-    un = GroupTrainer(_cfg(tmp_path, "unrolled"), [0])
-    gan = GroupTrainer(_cfg(tmp_path, "gan", recipe_overrides={"vector": {"update": "alternating"}}), [0])
+    un = _group(tmp_path / "u", "unrolled", [0])
+    gan = _group(tmp_path / "g", "gan", [0], recipe_overrides={"vector": {"update": "alternating"}})
     for _ in range(3):
-        lu, lg = un.train_step(), gan.train_step()
+        lu, _ = un.train_step(), gan.train_step()
         assert torch.isfinite(lu["g_loss"]).all()
     # the same D steps, but G's loss through 5 unrolled D updates moves G differently
     assert not torch.allclose(_samples(un.generator(0)), _samples(gan.generator(0)), atol=1e-6)
@@ -122,12 +124,16 @@ class _Recorder:
         self.calls.append(("close",))
 
 
-def test_each_seed_of_a_stack_reports_to_its_own_monitor(tmp_path):
-    """Progress and TensorBoard see every seed of a stacked run, each with its own losses."""
-    group = GroupTrainer(_cfg(tmp_path, "gan"), [0, 1])
+@pytest.mark.parametrize("stack", [True, False])
+def test_each_seed_reports_to_its_own_monitor(tmp_path, stack):
+    """Progress and TensorBoard see every seed, stacked or alone, each with its own losses."""
+    loops = [_group(tmp_path, "gan", [0, 1])] if stack else [_group(tmp_path, "gan", [s], stack=False) for s in (0, 1)]
     mons = [_Recorder(), _Recorder()]
-    evs = [lambda g, s=s: {"which": float(s)} for s in (0, 1)]
-    group.run(evs, {}, monitors=mons)
+    if stack:
+        loops[0].run([lambda g, s=s: {"which": float(s)} for s in (0, 1)], {}, monitors=mons)
+    else:
+        for s, loop in enumerate(loops):
+            loop.run([lambda g, s=s: {"which": float(s)}], {}, monitors=[mons[s]])
     for s, m in enumerate(mons):
         assert m.calls[0][:3] == ("start", s, 0) and m.calls[0][3].endswith(f"seed{s}")
         steps = [c for c in m.calls if c[0] == "step"]
@@ -139,14 +145,24 @@ def test_each_seed_of_a_stack_reports_to_its_own_monitor(tmp_path):
     assert [c[3] for c in mons[0].calls if c[0] == "step"] != [c[3] for c in mons[1].calls if c[0] == "step"]
 
 
-def test_a_stacked_suite_run_writes_tensorboard_per_seed(tmp_path):
-    from ganbench.vectorised import run_group
-
-    cfg = dataclasses.replace(_cfg(tmp_path, "gan"), tensorboard=True)
-    run_group(cfg, [0, 1])
+def test_a_stacked_task_writes_tensorboard_per_seed(tmp_path):
+    cfgs = [dataclasses.replace(_cfg(tmp_path, "gan", s), tensorboard=True) for s in (0, 1)]
+    assert not any(o.error for o in run_task(cfgs))
     for s in (0, 1):
         files = list((tmp_path / "gan" / "grid" / f"seed{s}" / "tensorboard").glob("events.out.tfevents.*"))
         assert files and files[0].stat().st_size > 0
+
+
+@pytest.mark.parametrize("model", ["gan", "sngan"])
+def test_stacked_and_single_seed_records_have_the_same_keys(tmp_path, model):
+    """One record layout whichever players trained it: selection and vectorised_seeds included."""
+    stacked = run_task([_cfg(tmp_path / "s", model, s) for s in (0, 1)])
+    alone = run_task([_cfg(tmp_path / "a", model, 0)])
+    assert not any(o.error for o in stacked + alone)
+    a, b = stacked[0].records[-1], alone[0].records[-1]
+    assert set(a) == set(b) and set(a["protocol"]) == set(b["protocol"]) and set(a["metrics"]) == set(b["metrics"])
+    assert a["protocol"]["selection"] == b["protocol"]["selection"] == "final step"
+    assert (a["protocol"]["vectorised_seeds"], b["protocol"]["vectorised_seeds"]) == ((2, 1) if model == "gan" else (1, 1))
 
 
 def _steps(cfgs):
@@ -154,24 +170,22 @@ def _steps(cfgs):
 
 
 def test_a_kill_inside_a_group_checkpoint_never_leaves_seeds_at_different_steps(tmp_path):
-    """GroupTrainer.save commits all seeds at once: a kill before the renames rolls back, a kill
+    """TrainLoop.save commits all seeds at once: a kill before the renames rolls back, a kill
     between them rolls forward (settle_checkpoints), so a group always resumes as one stack."""
     import os
 
-    from ganbench.vectorised import _pending, settle_checkpoints
-
-    group = GroupTrainer(_cfg(tmp_path, "gan"), [0, 1])
+    group = _group(tmp_path, "gan", [0, 1])
     paths = [c.run_dir() / CHECKPOINT for c in group.cfgs]
     group.train_step()
     group.save()
     group.train_step()
     # killed while writing: seed 0's pending file exists, seed 1's does not yet
-    torch.save(group.seed_state(0), _pending(paths[0]))
+    torch.save(group.seed_checkpoint(0), _pending(paths[0]))
     settle_checkpoints(paths)
     assert _steps(group.cfgs) == [1, 1] and not _pending(paths[0]).exists()
     # killed between the renames: seed 0 renamed, seed 1 still pending
     for i in (0, 1):
-        torch.save(group.seed_state(i), _pending(paths[i]))
+        torch.save(group.seed_checkpoint(i), _pending(paths[i]))
     os.replace(_pending(paths[0]), paths[0])
     settle_checkpoints(paths)
     assert _steps(group.cfgs) == [2, 2] and not _pending(paths[1]).exists()
