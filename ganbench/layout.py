@@ -26,6 +26,9 @@ ERRORS = "errors.log"
 TABLE = "table.md"
 REPORT = "report.html"
 LOCK = ".ganbench.lock"
+COMPARE_MD = "compare.md"        # `ganbench compare --out DIR`: the comparison, readable
+COMPARE_JSON = "compare.json"    # ... the same, what --json writes
+RANKING_JSON = "ranking.json"    # ... the rankings across datasets
 
 
 def dataset_dirname(dataset: str) -> str:
@@ -90,3 +93,17 @@ class SuiteLayout(_Layout):
         from ganbench.io import atomic_write_text
 
         atomic_write_text(self.records, "".join(r.to_json() + "\n" for r in records))
+
+
+@dataclass(frozen=True)
+class CompareLayout(_Layout):
+    """The ``--out`` directory of ``ganbench compare``: compare.md, compare.json, ranking.json and the
+    figures (per-seed points, probability-of-improvement matrices, critical-difference diagrams)."""
+
+    FILES: ClassVar[dict[str, str]] = {"markdown": COMPARE_MD, "json": COMPARE_JSON, "ranking": RANKING_JSON}
+
+    def figure(self, kind: str, stem: str) -> Path:
+        """``seeds_<stem>.png``, ``poi_<stem>.png`` or ``cd_<stem>.png``."""
+        if kind not in ("seeds", "poi", "cd"):
+            raise ValueError(f"unknown comparison figure {kind!r}")
+        return self.root / f"{kind}_{stem}.png"
