@@ -119,9 +119,13 @@ def ranking_markdown(r: Ranking, figure: str | None = None) -> str:
 
     lines = [f"### {r.name} (blocks: {', '.join(r.blocks)})", ""]
     if r.test:
-        lines.append(f"{r.test}: p = {_p(r.p_value)}" + (f"; critical difference {r.cd:.2f} in mean rank; within it "
-                                                         f"of the best: {', '.join(r.top_group or [])}."
-                                                         if r.cd is not None else "."))
+        text = f"{r.test}: p = {_p(r.p_value)}"
+        if r.cd is not None:
+            apart = [m for m in r.mean_rank if m not in (r.top_group or [])]
+            text += (f"; critical difference {r.cd:.2f} in mean rank. Not told apart from the best (within the "
+                     f"critical difference of its mean rank): {', '.join(r.top_group or [])}; told apart: "
+                     f"{', '.join(apart) or 'none'}")
+        lines.append(text + ".")
     if r.note:
         lines.append(f"Note: {r.note}.")
     if r.left_out:

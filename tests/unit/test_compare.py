@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from ganbench.records import ResultRecord, append_record, read_records
 from ganbench.report import tables
 from ganbench.report.write import write_run_report
 
+ROOT = Path(__file__).resolve().parents[2]
 PROTO = {"budget": "cpu", "n_gen": 2500, "selection": "final step", "ci_level": 0.95}
 # Per model, per seed: grid modes (higher is better). a and b do not differ; c is far below.
 MODES = {"a": [24.0, 23.0, 25.0, 24.0, 22.0], "b": [23.0, 25.0, 22.0, 24.0, 23.0], "c": [15.0, 16.0, 14.0, 17.0, 15.0]}
@@ -228,7 +230,21 @@ def test_incomparable_columns_get_no_group_in_tables_but_still_render():
 def test_mog_cpu_grid_hq_share_no_longer_singles_out_gan():
     """Issue 20's example: on results/mog-cpu (3 seeds) table.md bolded gan's grid HQ share 0.813
     against pacgan2's 0.702; over 3 seeds they are not told apart."""
-    recs = read_records(["results/mog-cpu/records.jsonl"])
+    recs = read_records([ROOT / "results" / "mog-cpu" / "records.jsonl"])
     cols = {(c.dataset, c.metric): c for c in compare_records(recs).columns}
     grid = cols[("grid", "hq_share")]
     assert grid.best == "gan" and set(grid.best_group) == {"gan", "pacgan2"}
+
+
+def test_committed_mog_full_cpu_comparison_and_table_are_current():
+    """results/mog-full-cpu: compare/compare.json and table.md's bold cells hold the groups the code
+    computes now from the committed records (a change in the test or the records must re-render them)."""
+    folder = ROOT / "results" / "mog-full-cpu"
+    recs = read_records([folder / "records.jsonl"])
+    fresh = {(c.dataset, c.metric): c.best_group for c in compare_records(recs, detail=False).columns}
+    committed = json.loads((folder / "compare" / "compare.json").read_text())
+    assert {(c["dataset"], c["metric"]): c["best_group"] for c in committed} == fresh
+    assert fresh[("grid", "modes")] == ["pacgan2", "pacgan3", "pacgan4", "sngan"]
+    table = (folder / "table.md").read_text()
+    assert table.count("**") == 2 * sum(len(g) for g in fresh.values())
+    assert "Holm-corrected over every pair of models in the column" in table
