@@ -125,11 +125,14 @@ def _pairs(oriented: dict[str, np.ndarray], order: list[str], tests: S.GroupTest
                 continue
             p, p_adj = tests.p[idx[a], idx[b]], tests.p_adj[idx[a], idx[b]]
             d = S.cohens_d(xa, xb)
-            out.append(PairResult(a, b, None if math.isnan(p) else float(p), None if math.isnan(p_adj) else float(p_adj),
-                                  S.prob_improvement(xa, xb), S.hedges_g(xa, xb), d,
+            out.append(PairResult(a, b, _or_none(p), _or_none(p_adj), S.prob_improvement(xa, xb), S.hedges_g(xa, xb), d,
                                   None if d is None else S.seeds_for_power(d, alpha),
                                   None if d is None or not n_tested else S.seeds_for_power(d, alpha / n_tested)))
     return out
+
+
+def _or_none(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
 
 
 def compare_column(col: Column, alpha: float = S.ALPHA, detail: bool = True) -> ColumnResult:
@@ -160,7 +163,8 @@ def _notes(col: Column) -> list[str]:
         if s != UNSTATED:
             stated.setdefault(s, []).append(m)
     if stated:
-        notes.append("selection stated in the records: " + "; ".join(f"{s} ({', '.join(ms)})" for s, ms in stated.items()))
+        notes.append("selection stated in the records: "
+                     + "; ".join(f"{s} ({', '.join(ms)})" for s, ms in stated.items()))
     for m, n in col.runs.items():
         k = len(col.values.get(m, ()))
         if k < n:

@@ -16,10 +16,10 @@ from ganbench.compare.ranking import Ranking
 from ganbench.compare.result import ColumnResult, Comparison
 from ganbench.io import atomic_write_text
 from ganbench.layout import CompareLayout
-from ganbench.metrics.spec import HIGHER, LOWER
+from ganbench.metrics.spec import HIGHER, LOWER, ZERO
 from ganbench.report import plots
 
-DIRECTION_TEXT = {LOWER: "↓ lower is better", HIGHER: "↑ higher is better", "closer to 0": "→0 closer to 0 is better"}
+DIRECTION_TEXT = {LOWER: "↓ lower is better", HIGHER: "↑ higher is better", ZERO: "→0 closer to 0 is better"}
 
 
 def _num(x: float | None, digits: int = 3) -> str:
@@ -32,6 +32,12 @@ def _p(x: float | None) -> str:
     if x is None:
         return "–"
     return "<0.0001" if x < 1e-4 else f"{x:.4f}" if x < 0.01 else f"{x:.3f}"
+
+
+def _seeds(n: int | None) -> str:
+    if n is None:
+        return "–"
+    return f"> {S.MAX_SEEDS:,}" if n > S.MAX_SEEDS else f"{n:,}"
 
 
 def _interval(ci: tuple[float, float]) -> str:
@@ -67,10 +73,11 @@ def _model_rows(c: ColumnResult) -> list[list[str]]:
         mark = "–" if m.in_best_group is None else "**yes**" if m.in_best_group else "no"
         sp = m.spread or {}
         spread = (f"{_num(sp['training_var'])} / {_num(sp['evaluation_var'])} ({sp['dominant']})" if sp else "–")
-        rows.append([m.model, f"{m.seeds}" + (f"/{m.runs}" if m.seeds < m.runs else ""),
-                     f"{_num(m.mean, 4)} ± {_num(m.sd)}" if m.seeds > 1 else _num(m.mean, 4), _interval(m.ci_t), _interval(m.ci_bootstrap), mark,
+        mean = f"{_num(m.mean, 4)} ± {_num(m.sd)}" if m.seeds > 1 else _num(m.mean, 4)
+        rows.append([m.model, f"{m.seeds}" + (f"/{m.runs}" if m.seeds < m.runs else ""), mean,
+                     _interval(m.ci_t), _interval(m.ci_bootstrap), mark,
                      _p(p.p_adj) if p else "–", _num(pi, 2) if p else "–", _num(g) if p else "–",
-                     _num(p.seeds_for_power) if p and p.seeds_for_power else "–", spread])
+                     _seeds(p.seeds_for_power if p else None), spread])
     return rows
 
 

@@ -175,32 +175,27 @@ def sample_grid(images: np.ndarray, path: Path, n: int = 64, nrow: int = 8, pad:
 
 
 def seed_points(col, path: Path) -> Path:
-    """Each model's per-seed values as points (seaborn strip plot), its mean and 95% t-interval beside
-    them, best-first; best-group models in green. ``col`` is a ganbench.compare ColumnResult."""
-    import pandas as pd
+    """Each model's per-seed values as points (a strip plot), its mean and 95% t-interval beside them,
+    best-first; best-group models in green. ``col`` is a ganbench.compare ColumnResult. The jitter is
+    drawn from a fixed seed (seaborn's stripplot draws it from numpy's global state), so the same
+    records give the same picture."""
     import seaborn as sns
 
-    rows = [(m.model, v) for m in col.models for v in m.values]
-    df = pd.DataFrame(rows, columns=["model", "value"])
-    order = [m.model for m in col.models]
+    rng = np.random.default_rng(0)
     group = set(col.best_group or ())
-    palette = {m: ("#2ca02c" if m in group else "#7f7f7f") for m in order}
     with sns.axes_style("whitegrid"):
-        fig, ax = plt.subplots(figsize=(max(4.0, 0.62 * len(order) + 1.5), 3.4))
-        sns.stripplot(data=df, x="model", y="value", hue="model", order=order, palette=palette, jitter=0.18,
-                      size=4.5, alpha=0.75, ax=ax, legend=False)
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.62 * len(col.models) + 1.5), 3.4))
         for i, m in enumerate(col.models):
+            x = i + rng.uniform(-0.18, 0.18, len(m.values))
+            ax.scatter(x, m.values, s=20, alpha=0.75, color="#2ca02c" if m.model in group else "#7f7f7f", lw=0)
             lo, hi = m.ci_t
             if np.isfinite(lo) and np.isfinite(hi):
                 ax.errorbar(i + 0.32, m.mean, yerr=[[m.mean - lo], [hi - m.mean]], fmt="D", color="black",
                             ms=4, capsize=3, lw=1)
             elif np.isfinite(m.mean):
                 ax.plot(i + 0.32, m.mean, "D", color="black", ms=4)
-        ax.set_xlabel("")
+        ax.set_xticks(range(len(col.models)), [m.model for m in col.models], rotation=45, ha="right")
         ax.set_ylabel(col.metric)
-        ax.tick_params(axis="x", labelrotation=45)
-        for t in ax.get_xticklabels():
-            t.set_horizontalalignment("right")
         ax.set_title(f"{col.dataset} / {col.metric}: one point per seed; diamond = mean, bar = 95% t-interval; "
                      f"green = best group", fontsize=9, wrap=True)
         fig.tight_layout()

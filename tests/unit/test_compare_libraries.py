@@ -90,6 +90,25 @@ def test_holm_equals_statsmodels():
         assert S.holm(p) == pytest.approx(multipletests(p, method="holm")[1], abs=1e-15)
 
 
+def test_compare_records_p_adj_is_scipy_welch_then_statsmodels_holm_over_every_pair():
+    from statsmodels.stats.multitest import multipletests
+
+    from ganbench.compare.result import compare_records
+    from ganbench.records import ResultRecord
+
+    rng = np.random.default_rng(11)
+    sizes = [(5, 0.0), (7, 0.5), (4, 2.0), (6, 3.0)]
+    vals = {f"m{i}": rng.normal(size=n) + shift for i, (n, shift) in enumerate(sizes)}
+    recs = [ResultRecord(m, "ring", s, 10, {"fid": float(v)}, {"selection": "final step"})
+            for m, x in vals.items() for s, v in enumerate(x)]
+    (col,) = compare_records(recs).columns
+    pairs = [(p.a, p.b) for p in col.pairs]
+    raw = [stats.ttest_ind(vals[a], vals[b], equal_var=False).pvalue for a, b in pairs]
+    assert [p.p for p in col.pairs] == pytest.approx(raw, rel=1e-12)
+    assert [p.p_adj for p in col.pairs] == pytest.approx(multipletests(raw, method="holm")[1], rel=1e-12)
+    assert col.best == "m0"  # fid: lower is better
+
+
 @pytest.mark.parametrize("d", [0.2, 0.5, 1.0, 2.0, 4.0])
 @pytest.mark.parametrize("alpha", [0.05, 0.05 / 45])
 def test_seeds_for_power_is_statsmodels_ttestindpower_rounded_up(d, alpha):
