@@ -162,9 +162,12 @@ def aggregate(records: Iterable[ResultRecord], where: str = "records") -> dict[t
         agg.targets.add(_target(r))
         for key in keys:
             agg.protocol.setdefault(key, set()).add(str(r.protocol.get(key, "(absent)")))
-        # Several records at one seed's final step (e.g. a train-eval and an eval) merge their metrics.
-        per_seed.setdefault((r.model, r.dataset, r.seed), {}).update(
-            {k: float(v) for k, v in r.metrics.items() if v is not None})
+        # Several records at one seed's final step (e.g. a train-eval and an eval) merge their metrics; a
+        # null (NaN) stays as NaN, so "no value" is told from "no such metric", and never hides a value.
+        seed_metrics = per_seed.setdefault((r.model, r.dataset, r.seed), {})
+        for k, v in r.metrics.items():
+            if not math.isfinite(seed_metrics.get(k, math.nan)):
+                seed_metrics[k] = math.nan if v is None else float(v)
     for (model, dataset, _), metrics in per_seed.items():
         agg = out[(model, dataset)]
         for k, v in metrics.items():
@@ -335,7 +338,20 @@ def compare(baseline: Iterable[ResultRecord], current: Iterable[ResultRecord],
     for g in shared:
         note = "protocol differs: " + ", ".join(diffs[g]) if g in diffs else ""
         rows += _judge_group(g, base[g], cur[g], tolerances, kinds[g], note)
+    _refuse_nothing_compared(rows, {g: base[g] for g in shared})
     return Comparison(rows, diffs, [k for k in base if k not in cur], [k for k in cur if k not in base], kinds)
+
+
+def _refuse_nothing_compared(rows: list[Row], base: dict[tuple[str, str], Aggregate]) -> None:
+    """A gate that judged no metric must not pass: say why in one line."""
+    if any(r.status != NOT_JUDGED for r in rows):
+        return
+    why = [f"{r.model}/{r.dataset} {r.metric}: {r.note}" for r in rows]
+    why += [f"{m}/{d} {k}: no finite value in the baseline (null or NaN in every seed)"
+            for (m, d), agg in base.items() for k in agg.values if is_quality_metric(k) and math.isnan(agg.mean(k))]
+    text = "; ".join(why[:4]) + (f" (and {len(why) - 4} more)" if len(why) > 4 else "")
+    raise GanbenchError(f"compared no metric ({text or 'the baseline has no quality metric'}); a gate that compares "
+                        f"nothing cannot pass")
 
 
 def _refuse_protocol_differences(diffs: dict[tuple[str, str], dict[str, tuple[str, str]]], allow: bool) -> None:
@@ -364,7 +380,8 @@ def _judge_group(g: tuple[str, str], b: Aggregate, c: Aggregate, tolerances: dic
         bn, cn = len(b.values[metric]), len(c.values.get(metric, []))
         head = (g[0], g[1], metric, better, bm, bn, cm, cn)
         if math.isnan(cm):
-            why = "no value in current" if metric in c.values else "metric absent from current"
+            why = ("no finite value in current (null or NaN in every seed)" if metric in c.values
+                   else "metric absent from current")
             rows.append(Row(*head, math.nan, "", MISSING, _join(why, note)))
         elif cn < len(c.seeds) and bn == len(b.seeds):
             # A seed whose value became undefined (reverse KL with no high-quality sample: a collapsed

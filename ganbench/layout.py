@@ -26,6 +26,9 @@ ERRORS = "errors.log"
 TABLE = "table.md"
 REPORT = "report.html"
 LOCK = ".ganbench.lock"
+COMPARE_MD = "compare.md"        # `ganbench compare --out DIR`: the comparison, readable
+COMPARE_JSON = "compare.json"    # ... the same, what --json writes
+RANKING_JSON = "ranking.json"    # ... the rankings across datasets
 
 
 def dataset_dirname(dataset: str) -> str:
@@ -74,3 +77,16 @@ class SuiteLayout(_Layout):
         """Per-run records files (``<model>/<dataset>/seed<k>/records.jsonl``), sorted."""
         return sorted(p for p in self.root.glob(f"*/*/seed*/{RECORDS}") if p.is_file())
 
+
+@dataclass(frozen=True)
+class CompareLayout(_Layout):
+    """The ``--out`` directory of ``ganbench compare``: compare.md, compare.json, ranking.json and the
+    figures (per-seed points, probability-of-improvement matrices, critical-difference diagrams)."""
+
+    FILES: ClassVar[dict[str, str]] = {"markdown": COMPARE_MD, "json": COMPARE_JSON, "ranking": RANKING_JSON}
+
+    def figure(self, kind: str, stem: str) -> Path:
+        """``seeds_<stem>.png``, ``poi_<stem>.png`` or ``cd_<stem>.png``."""
+        if kind not in ("seeds", "poi", "cd"):
+            raise ValueError(f"unknown comparison figure {kind!r}")
+        return self.root / f"{kind}_{stem}.png"

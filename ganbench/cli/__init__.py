@@ -9,7 +9,7 @@ import sys
 
 from ganbench.cli.app import cli
 
-_COMMANDS = ("listing", "run", "eval", "check", "report", "data", "stats", "sweep")
+_COMMANDS = ("listing", "run", "eval", "check", "compare", "report", "data", "stats", "sweep")
 for _name in _COMMANDS:
     if importlib.util.find_spec(f"ganbench.cli.{_name}") is not None:
         importlib.import_module(f"ganbench.cli.{_name}")

@@ -102,6 +102,11 @@ def check_cmd(current: tuple[str, ...], baselines: tuple[str, ...], tolerance: s
     counts = cmp.counts()
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     verdict = "FAIL" if cmp.regressed else "PASS"
-    click.echo(f"\nganbench check: {verdict} ({len(cmp.rows)} metrics compared: {summary})")
+    failed = [r for r in cmp.rows if r.failed]
+    why = "; ".join(f"{r.model}/{r.dataset} {r.metric} {r.status}: "
+                    f"{r.note or f'{_num(r.baseline)} -> {_num(r.current)}'}" for r in failed[:3])
+    why += f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+    click.echo(f"\nganbench check: {verdict} ({len(cmp.rows)} metrics compared: {summary})"
+               + (f": {why}" if why else ""))
     if cmp.regressed:
         raise SystemExit(1)

@@ -132,3 +132,9 @@ def feature_metrics() -> list[str]:
 def compared_keys() -> list[str]:
     """Every protocol key some spec declares as making records incomparable."""
     return list(dict.fromkeys(k for s in _specs() for k in s.compared))
+
+
+def compared_keys_of(output: str) -> list[str]:
+    """The protocol keys that make two values of ``output`` incomparable (the ``compared`` keys of
+    every spec that returns it)."""
+    return list(dict.fromkeys(k for s in _specs() if output in s.better for k in s.compared))

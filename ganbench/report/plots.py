@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -170,4 +171,72 @@ def sample_grid(images: np.ndarray, path: Path, n: int = 64, nrow: int = 8, pad:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
+    return path
+
+
+def seed_points(col, path: Path) -> Path:
+    """Each model's per-seed values as points (a strip plot), its mean and 95% t-interval beside them,
+    best-first; best-group models in green. ``col`` is a ganbench.compare ColumnResult. The jitter is
+    drawn from a fixed seed (seaborn's stripplot draws it from numpy's global state), so the same
+    records give the same picture."""
+    import seaborn as sns
+
+    rng = np.random.default_rng(0)
+    group = set(col.best_group or ())
+    with sns.axes_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.62 * len(col.models) + 1.5), 3.4))
+        for i, m in enumerate(col.models):
+            x = i + rng.uniform(-0.18, 0.18, len(m.values))
+            ax.scatter(x, m.values, s=20, alpha=0.75, color="#2ca02c" if m.model in group else "#7f7f7f", lw=0)
+            lo, hi = m.ci_t
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.errorbar(i + 0.32, m.mean, yerr=[[m.mean - lo], [hi - m.mean]], fmt="D", color="black",
+                            ms=4, capsize=3, lw=1)
+            elif np.isfinite(m.mean):
+                ax.plot(i + 0.32, m.mean, "D", color="black", ms=4)
+        ax.set_xticks(range(len(col.models)), [m.model for m in col.models], rotation=45, ha="right")
+        ax.set_ylabel(col.metric)
+        ax.set_title(f"{col.dataset} / {col.metric}: one point per seed; diamond = mean, bar = 95% t-interval; "
+                     f"green = best group", fontsize=9, wrap=True)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def poi_heatmap(col, path: Path) -> Path:
+    """P(row better than column) over seeds (rliable's probability of improvement) as a seaborn
+    heatmap, models best-first. ``col`` is a ganbench.compare ColumnResult."""
+    import pandas as pd
+    import seaborn as sns
+
+    names = [m.model for m in col.models]
+    mat = pd.DataFrame(np.nan, index=names, columns=names)
+    for p in col.pairs:
+        mat.loc[p.a, p.b], mat.loc[p.b, p.a] = p.prob_improvement, 1 - p.prob_improvement
+    size = max(3.6, 0.55 * len(names) + 1.8)
+    fig, ax = plt.subplots(figsize=(size + 0.8, size))
+    with warnings.catch_warnings():  # seaborn 0.13 calls matplotlib's soon-deprecated Colormap.set_bad
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        sns.heatmap(mat, vmin=0, vmax=1, center=0.5, cmap="RdBu_r", annot=len(names) <= 12, fmt=".2f",
+                    annot_kws={"fontsize": 7}, square=True, linewidths=0.5, cbar_kws={"label": "P(row > column)"},
+                    ax=ax)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_title(f"{col.dataset} / {col.metric}: P(row better than column) over seeds", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def cd_diagram(ranking, path: Path) -> Path:
+    """autorank's critical-difference diagram of a Friedman/Nemenyi ranking (ganbench.compare.ranking)."""
+    from autorank import plot_stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ax = plot_stats(ranking.result, allow_insignificant=True, width=7)
+    fig = ax.figure
+    fig.suptitle(f"mean rank over {len(ranking.blocks)} blocks ({ranking.name}); bars join models within the "
+                 f"critical difference {ranking.cd:.2f}", fontsize=9, y=1.1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")  # autorank's axes fill the figure: the title sits above
+    plt.close(fig)
     return path

@@ -1,8 +1,9 @@
-"""Tables from records with pandas: final-step metrics over seeds, best value per column marked.
+"""Tables from records with pandas: final-step metrics over seeds, each column's best group marked.
 
 One summary frame (``summary``), one cell layout (``table_cells``: models x (dataset, metric) strings
-plus a mask of the best cells), and one renderer per format: markdown, CSV (tidy, numeric), LaTeX and
-HTML (both through pandas' Styler).
+plus a mask of the best-group cells), and one renderer per format: markdown, CSV (tidy, numeric),
+LaTeX and HTML (both through pandas' Styler). The best group is ``ganbench compare``'s: the best
+mean and every model not significantly worse than it over seeds (``group_note`` says which test).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _stats
 
+from ganbench.compare import stats as compare_stats
+from ganbench.compare.result import ColumnResult, compare_records
 from ganbench.metrics.spec import HIGHER, LOWER, ZERO, direction, display_order, is_quality_metric
 from ganbench.records import ResultRecord
 
 ARROWS = {LOWER: "↓", HIGHER: "↑", ZERO: "→0"}
 INTERVALS = ("std", "ci")
-BEST_BG = "#dcf1da"  # background of the best cell per column (also in report.html)
+BEST_BG = "#dcf1da"  # background of the best-group cells (also in report.html)
 BEST_CSS = f"font-weight: bold; background-color: {BEST_BG};"
 
 
@@ -124,11 +127,13 @@ def _fmt_ci(mean: float, lo: float, hi: float) -> str:
 
 @dataclass
 class TableCells:
-    """Display strings (models x columns), the best-cell mask, and each column's (dataset, metric, label)."""
+    """Display strings (models x columns), the best-group mask, each column's (dataset, metric, label),
+    and the comparison that made each column's group."""
 
     cells: pd.DataFrame
     best: pd.DataFrame
     columns: list[tuple[str, str, str]]  # (dataset, metric, kind): kind "value" or "ci"
+    groups: dict[tuple[str, str], ColumnResult] | None = None
 
     @property
     def empty(self) -> bool:
@@ -150,16 +155,31 @@ def best_mask(s: pd.DataFrame) -> pd.Series:
     return best
 
 
+def best_groups(records: Iterable[ResultRecord], metrics: list[str] | None = None) -> dict[tuple[str, str],
+                                                                                          ColumnResult]:
+    """(dataset, metric) -> ``ganbench compare``'s result for it (groups only; incomparable records give
+    a column without a group and the reason, never an error: a report still shows them)."""
+    cmp = compare_records(records, metrics, strict=False, detail=False)
+    return {(c.dataset, c.metric): c for c in cmp.columns}
+
+
+def in_group(groups: dict[tuple[str, str], ColumnResult], dataset: str, metric: str, model: str) -> bool:
+    c = groups.get((dataset, metric))
+    return bool(c and c.best_group and model in c.best_group)
+
+
 def table_cells(records: Iterable[ResultRecord], metrics: list[str] | None = None,
                 interval: str = "std") -> TableCells:
     """Models as rows; per dataset, each metric as "mean ± std" (or "mean [95% t-interval]" with
     ``interval="ci"``) plus a "95% CI" column where the records carry their own interval."""
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}")
+    records = list(records)
     s = summary(records, metrics)
     if s.empty:
         return TableCells(pd.DataFrame(), pd.DataFrame(), [])
-    s["best"] = best_mask(s)
+    groups = best_groups(records, metrics)
+    s["best"] = [in_group(groups, d, m, model) for d, m, model in zip(s["dataset"], s["metric"], s["model"])]
     models = list(dict.fromkeys(s["model"]))
     datasets = list(dict.fromkeys(s["dataset"]))
     columns: list[tuple[str, str, str]] = []
@@ -188,7 +208,34 @@ def table_cells(records: Iterable[ResultRecord], metrics: list[str] | None = Non
     cells = pd.DataFrame({c: pd.Series(data[c]) for c in columns}).reindex(models).fillna("")
     mask = pd.DataFrame({c: pd.Series(best[c]) for c in columns}).reindex(models).fillna(False).astype(bool)
     cells.columns = mask.columns = pd.MultiIndex.from_tuples(columns)
-    return TableCells(cells, mask, columns)
+    return TableCells(cells, mask, columns, groups)
+
+
+def group_note(t: TableCells, mark: str = "Bold") -> str:
+    """What the mark (bold) means under a table: the test, its level and correction, and the columns
+    without a group."""
+    shown = {(d, m) for d, m, k in t.columns if k == "value"}
+    cols = [c for key, c in (t.groups or {}).items() if key in shown and len(c.models) >= 2]
+    alpha = cols[0].alpha if cols else compare_stats.ALPHA
+    text = (f"{mark}: each column's best group, the best mean and every model not significantly worse than it over "
+            f"training seeds ({compare_stats.TEST_SHORT}; Holm-corrected over every pair of models in the column; "
+            f"α = {alpha:g}; ganbench compare gives the p-values).")
+    none = [f"{c.dataset} {c.metric} ({_why(c)})" for c in cols if c.best_group is None]
+    if none:
+        text += " No group (nothing marked) in " + "; ".join(none) + "."
+    everyone = [f"{c.dataset} {c.metric}" for c in cols if c.best_group and len(c.best_group) == len(c.models)]
+    if everyone:
+        text += f" Every model is in the group (none significantly worse) in {', '.join(everyone)}."
+    untested = [f"{', '.join(c.untested)} in {c.dataset} {c.metric}" for c in cols if c.untested and c.best_group]
+    if untested:
+        text += f" Not tested (fewer than {compare_stats.MIN_SEEDS} seeds): " + "; ".join(untested) + "."
+    return text
+
+
+def _why(c: ColumnResult) -> str:
+    if c.problem:
+        return "records not comparable: " + c.problem.split(": ", 1)[-1]
+    return "no test: fewer than 2 models with 2 or more seeds"
 
 
 def column_label(metric: str, kind: str, arrow_style: str = "unicode") -> str:
@@ -204,21 +251,25 @@ def column_label(metric: str, kind: str, arrow_style: str = "unicode") -> str:
 
 def markdown_table(records: Iterable[ResultRecord], metrics: list[str] | None = None,
                    interval: str = "std") -> str:
-    """GitHub markdown; the best value per column in bold."""
+    """GitHub markdown; each column's best group in bold, and under the table the test that made it."""
     t = table_cells(list(records), metrics, interval)
     if t.empty:
         return "(no records)"
     flat = t.cells.where(~t.best, "**" + t.cells + "**")
     flat.columns = [f"{d} {column_label(m, k)}" for d, m, k in t.columns]
     flat.index.name = "model"
-    return flat.to_markdown()
+    return flat.to_markdown() + "\n\n" + group_note(t)
 
 
 def csv_table(records: Iterable[ResultRecord], metrics: list[str] | None = None) -> str:
-    """Tidy numeric CSV: one row per (model, dataset, metric) with mean, std, intervals and ``best``."""
-    s = summary(list(records), metrics)
+    """Tidy numeric CSV: one row per (model, dataset, metric) with mean, std, intervals, ``best`` (the
+    best mean) and ``best_group`` (in the column's best group)."""
+    records = list(records)
+    s = summary(records, metrics)
     s["direction"] = s["metric"].map(lambda m: direction(m) or "")
     s["best"] = best_mask(s) if not s.empty else pd.Series(dtype=bool)
+    groups = best_groups(records, metrics) if not s.empty else {}
+    s["best_group"] = [in_group(groups, d, m, model) for d, m, model in zip(s["dataset"], s["metric"], s["model"])]
     return s.to_csv(index=False, float_format="%.6g")
 
 
@@ -233,7 +284,8 @@ def latex_escape(text: str) -> str:
 
 def latex_table(records: Iterable[ResultRecord], metrics: list[str] | None = None, interval: str = "std",
                 caption: str | None = None) -> str:
-    """A booktabs LaTeX table (pandas Styler.to_latex); the best value per column in \\textbf."""
+    """A booktabs LaTeX table (pandas Styler.to_latex); each column's best group in \\textbf, and what
+    made it in a footnote-size paragraph under the tabular."""
     t = table_cells(list(records), metrics, interval)
     if t.empty:
         return "% (no records)\n"
@@ -249,9 +301,11 @@ def latex_table(records: Iterable[ResultRecord], metrics: list[str] | None = Non
     best = t.best.copy()
     best.columns, best.index = df.columns, df.index
     sty = df.style.format(latex_escape).apply(lambda _: best.map(lambda b: "textbf:--rwrap;" if b else ""), axis=None)
-    return sty.to_latex(hrules=True, multicol_align="c", column_format="l" + "r" * df.shape[1],
-                        caption=caption, position_float="centering" if caption else None,
-                        environment="table" if caption else None)
+    note = "\\par\\smallskip{\\footnotesize " + latex_escape(group_note(t)).replace("α", r"$\alpha$") + "}\n"
+    tex = sty.to_latex(hrules=True, multicol_align="c", column_format="l" + "r" * df.shape[1],
+                       caption=caption, position_float="centering" if caption else None,
+                       environment="table" if caption else None)
+    return tex.replace("\\end{table}", note + "\\end{table}") if caption else tex + note
 
 
 def _latex_arrow(metric: str) -> str:
@@ -263,7 +317,8 @@ def _latex_arrow(metric: str) -> str:
 
 def html_table(records: Iterable[ResultRecord], metrics: list[str] | None = None, interval: str = "std",
                table_id: str = "results") -> str:
-    """An HTML table (pandas Styler.to_html); best cells carry class "best" and inline bold."""
+    """An HTML table (pandas Styler.to_html); best-group cells carry class "best" and inline bold, and
+    a paragraph under the table says which test made the groups."""
     t = table_cells(list(records), metrics, interval)
     if t.empty:
         return "<p>(no records)</p>"
@@ -278,15 +333,17 @@ def html_table(records: Iterable[ResultRecord], metrics: list[str] | None = None
            .set_td_classes(best.map(lambda b: "best" if b else ""))
            .set_table_attributes('class="results"')
            .set_uuid(table_id))
-    return sty.to_html()
+    return sty.to_html() + f'<p class="note group-note">{_html.escape(group_note(t))}</p>'
 
 
 def terminal_table(records: Iterable[ResultRecord], metrics: list[str] | None = None, interval: str = "std",
-                   width: int | None = None) -> str:
+                   width: int | None = None, note: bool = False) -> str:
     """The table for a terminal: one block per dataset, its metric columns wrapped into as many
-    blocks as ``width`` (default: the terminal's) needs, each repeating the model column. The
-    files (table.md, .csv, .tex, .html) keep the full one-row-per-model table."""
+    blocks as ``width`` (default: the terminal's) needs, each repeating the model column; best-group
+    cells end in " *", and ``note`` adds what made the groups, wrapped to ``width``. The files
+    (table.md, .csv, .tex, .html) keep the full one-row-per-model table."""
     import shutil
+    import textwrap
 
     from tabulate import tabulate
 
@@ -299,16 +356,19 @@ def terminal_table(records: Iterable[ResultRecord], metrics: list[str] | None = 
         cols = [c for c in t.columns if c[0] == dataset]
         blocks.append(f"{dataset}:")
         for chunk in _fit_columns(t, cols, width):
-            rows = [[model, *(t.cells.loc[model, c] for c in chunk)] for model in t.cells.index]
+            rows = [[model, *(t.cells.loc[model, c] + (" *" if t.best.loc[model, c] else "") for c in chunk)]
+                    for model in t.cells.index]
             heads = ["model", *(column_label(m, k) for _, m, k in chunk)]
             blocks.append(tabulate(rows, headers=heads, tablefmt="simple", disable_numparse=True))
+    if note:
+        blocks += ["", textwrap.fill(group_note(t, mark="*"), width)]
     return "\n".join(blocks)
 
 
 def _fit_columns(t: TableCells, cols: list[tuple], width: int) -> list[list[tuple]]:
     """Greedy runs of columns whose rendered width (2 spaces between) fits ``width``."""
     def w(col: tuple) -> int:
-        return max([len(column_label(col[1], col[2]))] + [len(str(v)) for v in t.cells[col]]) + 2
+        return max([len(column_label(col[1], col[2]))] + [len(str(v)) + 2 for v in t.cells[col]]) + 2  # 2: " *"
 
     model_w = max(len("model"), *(len(str(m)) for m in t.cells.index)) + 2
     chunks: list[list[tuple]] = [[]]

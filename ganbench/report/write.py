@@ -54,7 +54,8 @@ def table_note(records: list[ResultRecord], interval: str) -> str:
         if k not in last or r.step >= last[k].step:
             last[k] = r
     text = (f"Selection: {'; '.join(selection_labels(last.values()))}. Metrics {how}; seeds {seeds}. "
-            f"↓ lower is better, ↑ higher is better, →0 closest to 0 is best; the best value per column is in bold.")
+            f"↓ lower is better, ↑ higher is better, →0 closest to 0 is best; bold: each column's best group "
+            f"(the test that made it is named under the table).")
     if any(k.endswith("_ci_low") for r in records for k in r.metrics):
         text += (" \"evaluation 95% CI\" columns: evaluation spread, the records' own half-sampling interval "
                  "(resampling the evaluation sets), mean over seeds.")
@@ -149,7 +150,29 @@ def write_plots(out: Path, records: list[ResultRecord], roots: Iterable[Path]) -
     centers = {k: v for k, v in centers.items() if v is not None}
     if panels:
         res["mog_plot"] = plots.mog_grid(panels, centers, out / "mog_samples.png", radii=_hq_radii(centers))
+    res["comparisons"] = comparison_figures(records, pdir)
     return res
+
+
+def comparison_figures(records: list[ResultRecord], pdir: Path) -> list[tuple[str, Path, str]]:
+    """Per (dataset, metric) with two or more comparable models: each model's per-seed values and the
+    probability-of-improvement matrix, as ``ganbench compare`` computes them. (kind, path, caption)."""
+    from ganbench.compare.result import compare_records
+    from ganbench.layout import CompareLayout
+
+    lay, out = CompareLayout(pdir), []
+    for c in compare_records(records, strict=False).compared:
+        if c.problem:
+            continue
+        stem = f"{plots.slug(c.dataset)}_{plots.slug(c.metric)}"
+        group = (f"best group: {', '.join(c.best_group)}" if c.best_group is not None
+                 else f"no best group ({c.no_test})")
+        out.append(("seeds", plots.seed_points(c, lay.figure("seeds", stem)),
+                    f"{c.dataset} / {c.metric}: each model's value per training seed; {group}"))
+        if c.pairs:
+            out.append(("poi", plots.poi_heatmap(c, lay.figure("poi", stem)),
+                        f"{c.dataset} / {c.metric}: P(row better than column) over seeds"))
+    return out
 
 
 def _figure_sections(pl: dict[str, Any]) -> list[tuple[str, list, str]]:
@@ -171,6 +194,14 @@ def _figure_sections(pl: dict[str, Any]) -> list[tuple[str, list, str]]:
                      [F(p, lbl) for lbl, p in pl["run_images"]],
                      "PNG files found in the run directories (nn_grid*.png: each generated sample beside its "
                      "nearest training images)."))
+    if pl.get("comparisons"):  # last: long, and the table above already marks the groups
+        from ganbench.compare.stats import ALPHA
+        from ganbench.report.compare import header
+
+        secs.append(("Model comparisons", [F(p, cap) for _, p, cap in pl["comparisons"]],
+                     "Per (dataset, metric): each model's value per training seed (points; diamond: mean, bar: 95% "
+                     "t-interval; green: the best group, as bold in the table) and the probability of improvement "
+                     "matrix. " + header(ALPHA) + " `ganbench compare` prints every number."))
     return secs
 
 
@@ -186,7 +217,7 @@ def write_run_report(out: Path, records: list[ResultRecord], wall_s: float | Non
     sources = [out] if sources is None else [Path(s) for s in sources]
     written: dict[str, Any] = {}
     table = tables.markdown_table(records, interval=interval)
-    written["table_text"] = tables.terminal_table(records, interval=interval)  # table.md keeps the full one
+    written["table_text"] = tables.terminal_table(records, interval=interval, note=True)  # table.md: the full one
     repro = markdown_reproduction(records)
     if repro:  # the published numbers beside ours (PacGAN, VEEGAN)
         written["reproduction_text"] = f"{REPRO_TITLE}\n\n{repro}"

@@ -296,6 +296,31 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, make, needle):
     assert code == 2 and needle in err and err.startswith("ganbench: error:") and len(err.strip().splitlines()) == 1
 
 
+def test_check_never_passes_on_nothing(tmp_path, capsys):
+    """Issue 20: a baseline fid of NaN against a current 500 printed "PASS (0 metrics compared: )" and
+    exited 0. A gate that compared no metric fails, in one line saying why."""
+    nan_base = write_jsonl(tmp_path / "nan_base.jsonl", recs({"fid": [None, None, None]}))
+    base = write_jsonl(tmp_path / "base.jsonl", recs({"fid": [30.0, 31.0, 32.0]}))
+    cur = write_jsonl(tmp_path / "cur.jsonl", recs({"fid": [500.0] * 3}, seed0=5))
+    nan_cur = write_jsonl(tmp_path / "nan_cur.jsonl", recs({"fid": [None] * 3}, seed0=5))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+
+    code, out, err = run_cli(["check", str(cur), "--baseline", str(nan_base)], capsys)
+    assert code == 2 and "PASS" not in out and len(err.strip().splitlines()) == 1
+    assert err.startswith("ganbench: error: compared no metric (m/d fid: no finite value in the baseline")
+
+    code, out, err = run_cli(["check", str(empty), "--baseline", str(base)], capsys)
+    assert code == 2 and err.strip() == f"ganbench: error: no records in {empty}"
+
+    code, out, err = run_cli(["check", str(nan_cur), "--baseline", str(base)], capsys)
+    verdict = out.strip().splitlines()[-1]
+    assert code == 1 and verdict.startswith("ganbench check: FAIL (1 metrics compared: 1 missing)")
+    assert verdict.endswith("m/d fid missing: no finite value in current (null or NaN in every seed)")
+    with pytest.raises(GanbenchError, match="compared no metric"):
+        compare(recs({"fid": [None]}), recs({"fid": [500.0]}))
+
+
 def test_cli_bad_tolerance_and_protocol_mismatch_exit_2(tmp_path, capsys):
     base = write_jsonl(tmp_path / "base.jsonl", recs({"fid": [30.0]}))
     other = write_jsonl(tmp_path / "other.jsonl", recs({"fid": [30.0]}, protocol={**PROTO, "extractor": "clip"}))

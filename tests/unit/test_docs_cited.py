@@ -11,7 +11,7 @@ SUFFIXES = {".py", ".toml", ".md", ".cfg", ".txt"}
 # A document name: path characters ending in .md (not part of a longer word such as ".mdx").
 MD_NAME = re.compile(r"(?<![\w/.-])([\w./-]*\w\.md)\b")
 # Files ganbench writes into a run directory: outputs, not citations.
-OUTPUT_NAMES = {"table.md"}
+OUTPUT_NAMES = {"table.md", "compare.md"}
 SECTION = re.compile(r"docs/(\w+)\.md,? (?:section|convention)s? (\d+)")
 
 

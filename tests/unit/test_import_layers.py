@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("inputs", ("ganbench.config", "ganbench.data", "ganbench.nets", "ganbench.losses", "ganbench.features",
                 "ganbench.generators")),
     ("metrics", ("ganbench.metrics",)),
-    ("evaluation", ("ganbench.evaluation", "ganbench.refstats", "ganbench.check")),
+    ("evaluation", ("ganbench.evaluation", "ganbench.refstats", "ganbench.check", "ganbench.compare")),
     ("training", ("ganbench.training",)),
     ("runs", ("ganbench.sweep", "ganbench.estimate")),
     ("report", ("ganbench.report",)),

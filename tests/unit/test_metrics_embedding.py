@@ -72,6 +72,37 @@ def test_clipped_density_coverage_equal_authors_code(case):
     assert got["clipped_coverage"] == pytest.approx(CDC_AUTHORS[case][1], abs=1e-12)
 
 
+def _cdc_large_fixture(seed: int, n_real: int, n_fake: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    real = rng.normal(size=(n_real, 8))
+    fake = rng.normal(size=(n_fake, 8)) * 1.2 + 0.3
+    fake[:5] += 6.0
+    return real, fake
+
+
+# Above one distance block (prdc.DEFAULT_BLOCK = 1024 real points). The same code and versions as
+# CDC_AUTHORS (ClippedDensity, ClippedCoverage(check_code=True), K = k, n_jobs=1; scikit-learn 1.9.1),
+# run outside this repository: its licence (CC BY-SA 4.0) keeps its code out of ours.
+CDC_AUTHORS_LARGE = {
+    (1, 2100, 900, 3): (0.5418425895853632, 0.607103218645949),
+    (3, 3000, 1500, 5): (0.5420253164556963, 0.5856095936042638),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CDC_AUTHORS_LARGE))
+def test_clipped_density_equals_authors_code_above_one_block(case):
+    """Issue 20: each real point's K-th-neighbour radius and the distance later tested against it came
+    from different block orders (1 ulp apart), so the K-th neighbour, exactly on the edge, fell out of
+    the ball: 0.54219 instead of 0.54184 on the first case, 0.54251 instead of 0.54203 on the second."""
+    seed, n_real, n_fake, k = case
+    got = clipped_density_coverage(*_cdc_large_fixture(seed, n_real, n_fake), k=k)
+    assert got["clipped_density"] == pytest.approx(CDC_AUTHORS_LARGE[case][0], abs=1e-12)
+    assert got["clipped_coverage"] == pytest.approx(CDC_AUTHORS_LARGE[case][1], abs=1e-12)
+    # The same with blocks smaller than the set, so the membership test crosses blocks here too.
+    small = clipped_density_coverage(*_cdc_large_fixture(seed, n_real, n_fake), k=k, block=500)
+    assert small["clipped_density"] == pytest.approx(CDC_AUTHORS_LARGE[case][0], abs=1e-12)
+
+
 def test_clipped_density_is_capped_at_one():
     # Authors' code on this fixture: 1.0 capped, 1.8253382533825337 with can_exceed_one=True.
     rng = np.random.default_rng(2)

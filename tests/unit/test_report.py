@@ -117,7 +117,12 @@ def test_single_seed_ties_counts_and_partial_values():
     assert t.cells.loc["b", ("ring", "modes", "value")] == "8.00"
     assert not t.best[("ring", "modes", "value")].any()  # all equal: nothing to mark
     assert t.cells.loc["a", ("ring", "reverse_kl", "value")] == "0.100 (1/2 seeds)"
-    assert t.best.loc["a", ("ring", "reverse_kl", "value")]
+    # One finite seed a model: no test can tell them apart, so no cell is marked best (issue 20: the
+    # old table bolded a's 0.100 against b's 0.300 from one seed each); the values still show.
+    assert not t.best[("ring", "reverse_kl", "value")].any()
+    assert t.cells.loc["b", ("ring", "reverse_kl", "value")] == "0.300"
+    assert "No group (nothing marked) in ring modes (no test" in tables.group_note(t)
+    assert "ring reverse_kl (no test: fewer than 2 models with 2 or more seeds)" in tables.group_note(t)
 
 
 def test_csv_is_tidy_numeric_with_best_flag():
@@ -191,12 +196,15 @@ def test_html_report_is_self_contained(report_dir):
     srcs = re.findall(r'src="([^"]*)"', page)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert not re.search(r'(href|src)="(https?:|file:|/)', page)  # nothing outside the file
-    # 2 curves + PR + 2 sample grids + MoG + the nn grid
-    assert len(srcs) == 7
+    # 2 curves + PR + 2 sample grids + MoG + the nn grid, and per (dataset, metric) with two models
+    # (fid, precision, recall; modes, hq_share, reverse_kl) the per-seed points and the probability-of-
+    # improvement matrix (issue 20)
+    assert len(srcs) == 7 + 2 * 6
     for s in srcs:
         Image.open(io.BytesIO(base64.b64decode(s.split(",", 1)[1]))).verify()
     assert "dcgan/fashion-mnist/seed0/nn_grid.png" in page
     for needle in ("Results", "Training curves", "Precision vs recall", "Samples", "Mixture of Gaussians",
+                   "Model comparisons", "P(row better than column)",
                    "Protocol", "Provenance", "legacy_tensorflow", "inception-tf/legacy", "n_real", "wall time 1.5 s"):
         assert needle in page, needle
 
