@@ -128,7 +128,7 @@ def pair_of(cfgs: list[RunConfig], method: Any = None) -> Pair:
     ds = _dataset(cfg.dataset, cfg.data_dir)
     given = method if method is not None and method.recipe.name == cfg.model else None
     run, budget = run_method(cfg, ds.modality, given)
-    return Pair(tuple(cfgs), run, budget, stack_reason(run, run.recipe, ds))
+    return Pair(tuple(cfgs), run, budget, stack_reason(run, budget, ds))
 
 
 def pairs_of(cfgs: list[RunConfig], method: Any = None) -> list[Pair]:

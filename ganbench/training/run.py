@@ -65,14 +65,17 @@ def run_method(cfg: RunConfig, modality: str, method: Method | None = None) -> t
     return method.for_recipe(recipe), budget
 
 
-def stack_reason(method: Method, recipe: Recipe, dataset: Dataset) -> str | None:
-    """Why the seeds of this method cannot train stacked (None: they can), in a few words. Builds the
-    networks of seed 0 and checks their outputs' shapes on a small batch first (``check_networks``)."""
+def stack_reason(method: Method, budget: Budget, dataset: Dataset) -> str | None:
+    """Why the seeds of this method cannot train stacked (None: they can), in a few words. First checks
+    the method on seed 0, so a broken one fails in one line before anything is written: labels for a
+    conditional recipe, its networks' output shapes (``check_networks``), its step's own ``check``."""
+    recipe = method.recipe
     if recipe.conditional and not dataset.num_classes:
         raise GanbenchError(f"{recipe.name} is conditional but {dataset.name} has no labels")
     with torch.random.fork_rng(devices=[]):
         g, d = seed_networks(method.networks, recipe.arch[dataset.modality], dataset, recipe, 0)
         check_networks(g, d, method, recipe, dataset)
+        _check_step(method, budget, dataset)
     if dataset.modality != "vector":
         return f"{dataset.modality} data: its networks train one seed at a time"
     if recipe.conditional:
@@ -84,6 +87,16 @@ def stack_reason(method: Method, recipe: Recipe, dataset: Dataset) -> str | None
     if bad:
         return f"its networks use layers the stacked path cannot run ({', '.join(bad)})"
     return None
+
+
+def _check_step(method: Method, budget: Budget, dataset: Dataset) -> None:
+    """The step's own ``check`` on one seed's players, its one-line error naming the recipe file."""
+    players = SingleSeed(method.recipe, budget, dataset, 0, torch.device("cpu"), method.networks)
+    try:
+        method.make_step().check(players)
+    except GanbenchError as e:
+        where = method.source or method.recipe.name
+        raise GanbenchError(str(e) if str(e).startswith(where) else f"{where}: {e}") from None
 
 
 def check_networks(g: Any, d: Any, method: Method, recipe: Recipe, dataset: Dataset) -> None:
@@ -132,7 +145,7 @@ class TaskRun:
         self.dataset = dataset or get_dataset(cfg.dataset, cfg.data_dir)
         self.method, self.budget = run_method(cfg, self.dataset.modality, method)
         self.recipe = self.method.recipe
-        reason = stack_reason(self.method, self.recipe, self.dataset)  # checks the method's networks too
+        reason = stack_reason(self.method, self.budget, self.dataset)  # checks the method first
         self.reason = reason if stack or reason else "stacking turned off"
         self.device = pick_device(cfg.device)
         self.checkpoints = self._checked_checkpoints() if read_disk else {}
