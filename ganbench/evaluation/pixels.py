@@ -16,12 +16,8 @@ import numpy as np
 from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
 from ganbench.evaluation.options import EvalOptions
+from ganbench.metrics.nnd import halves
 from ganbench.registry import METRICS
-
-
-def _halves(x: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    idx = np.random.default_rng(seed).permutation(len(x))
-    return x[np.sort(idx[: len(x) // 2])], x[np.sort(idx[len(x) // 2:])]
 
 
 def image_source(ref: Any, name: str) -> Dataset | np.ndarray:
@@ -42,11 +38,11 @@ def real_pools(ref: Any, critic_split: str, eval_split: str, seed: int,
     two splits (disjoint seeded halves when both name the same split); an image array its two halves."""
     source = image_source(ref, name)
     if isinstance(source, np.ndarray):
-        a, b = _halves(source, seed)
+        a, b = halves(source, seed)
         return a, b, {f"{name}_real": f"the reference image set in two seeded halves of {len(a)} and {len(b)}"}
     try:
         if critic_split == eval_split:
-            a, b = _halves(source.reference(None, seed, critic_split)[0], seed)
+            a, b = halves(source.reference(None, seed, critic_split)[0], seed)
             said = f"{source.name} {critic_split} split in two seeded halves of {len(a)} and {len(b)}"
         else:
             a, b = source.reference(None, seed, critic_split)[0], source.reference(None, seed, eval_split)[0]

@@ -214,10 +214,14 @@ def fake_pools(fake: Any, seed: int) -> tuple[Pool, Pool]:
     the critic never saw."""
     if callable(fake) and hasattr(fake, "z_dim"):
         return Pool(generator=fake), Pool(generator=fake)
-    x = check_images(fake, "nnd generated images")
+    a, b = halves(check_images(fake, "nnd generated images"), seed)
+    return Pool(a), Pool(b)
+
+
+def halves(x: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint seeded halves of ``x`` (each in its original order)."""
     idx = np.random.default_rng(seed).permutation(len(x))
-    half = len(x) // 2
-    return Pool(x[np.sort(idx[:half])]), Pool(x[np.sort(idx[half:])])
+    return x[np.sort(idx[: len(x) // 2])], x[np.sort(idx[len(x) // 2:])]
 
 
 def check_images(x: Any, name: str, min_n: int = MIN_POOL) -> np.ndarray:

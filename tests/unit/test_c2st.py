@@ -101,7 +101,8 @@ def test_interval_holds_its_estimate_and_covers_at_its_level():
     rng = np.random.default_rng(11)
     mu = np.full(3, 0.25)
     hits_null, hits_alt = 0, 0
-    for i in range(REPS):
+    reps = 250  # three fits a replicate; 0.978 and 0.968 measured at 400 (docs/generalisation.md)
+    for i in range(reps):
         real, fake = rng.normal(size=(100, 3)), rng.normal(size=(100, 3)) + mu
         r = c2st(real, fake, seed=i)
         assert r["c2st_accuracy_ci_low"] <= r["c2st_accuracy"] <= r["c2st_accuracy_ci_high"]
@@ -111,7 +112,7 @@ def test_interval_holds_its_estimate_and_covers_at_its_level():
         r0 = c2st(real, rng.normal(size=(100, 3)), seed=i)
         hits_null += r0["c2st_accuracy_ci_low"] <= 0.5 <= r0["c2st_accuracy_ci_high"]
     for hits in (hits_null, hits_alt):
-        assert hits / REPS >= 0.95 - 3 * _mc_se(0.95), hits / REPS
+        assert hits / reps >= 0.95 - 3 * _mc_se(0.95, reps), hits / reps
 
 
 def test_one_nearest_neighbour_catches_copies_a_linear_classifier_cannot():
