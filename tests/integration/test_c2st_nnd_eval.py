@@ -108,7 +108,7 @@ def test_nnd_refuses_what_it_cannot_use(tmp_path):
         ganbench.evaluate(_images(40, 0), _images(40, 1), metrics=["nnd"], metric_options={"nnd": {"budget": "fast"}})
 
 
-def test_cli_eval_c2st_and_nnd_with_metric_options(tmp_path, capsys):
+def test_cli_eval_c2st_and_nnd_with_metric_options(tmp_path, capsys, monkeypatch):
     np.save(tmp_path / "s.npy", _images(60, 4, size=32))
     out = tmp_path / "r.jsonl"
     code, stdout, err = run_cli(capsys, "eval", tmp_path / "s.npy", "--ref", "digits32", "--features", EXT, "-q",
@@ -121,6 +121,20 @@ def test_cli_eval_c2st_and_nnd_with_metric_options(tmp_path, capsys):
     assert rec.protocol["c2st_classifier"] == "1nn" and rec.protocol["nnd_iters"] == 6
     assert rec.protocol["nnd_real"].startswith("critic on digits32 train (1497), held out: test (300)")
     assert "c2st_accuracy's interval: one-sided exact binomial" in stdout
+    # nnd alone builds no extractor: the default Inception is never loaded.
+    import ganbench.evaluation.target as target
+
+    def no_extractor(*a, **k):
+        raise AssertionError("an extractor was built for nnd alone")
+
+    monkeypatch.setattr(target, "make_extractor", no_extractor)
+    code, stdout, err = run_cli(capsys, "eval", tmp_path / "s.npy", "--ref", "digits32", "--metrics", "nnd",
+                                *[a for k, v in TINY.items() for a in ("--metric-opt", f"nnd.{k}={v}")],
+                                "--json", tmp_path / "n.jsonl")
+    assert code == 0, err
+    (rec,) = read_records([tmp_path / "n.jsonl"])
+    assert "extractor" not in rec.protocol and set(rec.metrics) == {"nnd", "nnd_train"}
+    assert "nnd trains a critic for 6 iterations of batch 8" in err
     for bad, needle in ((["--metric-opt", "nnd=3"], "--metric-opt takes METRIC.KEY=VALUE"),
                         (["--metric-opt", "nnd.speed=3"], "metric 'nnd' has no option(s) speed")):
         code, _, err = run_cli(capsys, "eval", tmp_path / "s.npy", "--ref", "digits32", "--features", EXT, "-q",
