@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
+from ganbench.errors import GanbenchError
+
 LOWER, HIGHER, ZERO = "lower", "higher", "closer to 0"
 Better = Literal["lower", "higher", "closer to 0"]
 # Parameters that may differ between comparable records: a sampling seed changes the draw, not
@@ -76,8 +78,6 @@ class MetricSpec:
         (an unknown name is a one-line error)."""
         unknown = sorted(set(overrides or {}) - set(self.params))
         if unknown:
-            from ganbench.errors import GanbenchError
-
             raise GanbenchError(f"metric {self.name!r} has no option(s) {', '.join(unknown)}; its options: "
                                 f"{', '.join(self.params) or 'none'}")
         p = {**self.params, **(overrides or {})}
