@@ -152,7 +152,7 @@ def test_check_and_tables_read_the_catalogue():
     assert direction("c2st_p") is None and direction("nnd_train") is None
     order = display_order()
     assert order.index("coverage") < order.index("c2st_accuracy") < order.index("nnd")
-    assert floor_of("c2st_accuracy") == 0.01
+    assert floor_of("c2st_accuracy") == 0.01 and floor_of("nnd") == 0.2
     keys = compared_keys()
     assert {"c2st_classifier", "c2st_test_fraction", "nnd_budget", "nnd_iters", "nnd_width"} <= set(keys)
     assert "c2st_seed" not in keys and "nnd_seed" not in keys
