@@ -40,6 +40,8 @@ class Options:
     device: Any = None
     data_dir: str | None = None
     progress: bool = False
+    # Per-metric parameters, e.g. {"c2st": {"classifier": "1nn"}, "nnd": {"budget": "paper"}}.
+    metric_options: dict[str, dict[str, Any]] | None = None
 
 
 @dataclass
@@ -119,7 +121,7 @@ def evaluate(samples_or_generator: Any, ref: Any, metrics: Sequence[str] | str |
         metrics=DEFAULT_METRICS if metrics is None else metrics, n_gen=opts.n, n_real=opts.n_real,
         split=opts.split or "train", extractor=ext, mode=opts.mode, weights=opts.weights, seed=opts.seed,
         n_boot=DEFAULT_BOOTSTRAP if opts.n_boot is None else opts.n_boot, batch_size=opts.batch_size,
-        device=opts.device, data_dir=opts.data_dir, progress=opts.progress))
+        device=opts.device, data_dir=opts.data_dir, progress=opts.progress, metric_options=opts.metric_options or {}))
     values, intervals = _split_intervals(ev.values)
     return Evaluation(values, intervals, {**ev.protocol, **extra})
 

@@ -75,6 +75,11 @@ class Budget:
     # Generator steps for a dataset that converges at another count than ``steps`` (each chosen from
     # that dataset's convergence curve); keyed by the dataset's registered name.
     dataset_steps: dict[str, int] = field(default_factory=dict)
+    # Metrics evaluated at each evaluation step besides the modality's own (images: fid, kid, is, pr,
+    # dc; mixtures: modes), e.g. ["c2st"] or ["c2st", "nnd"], with their options
+    # ({"c2st": {"classifier": "1nn"}}). Empty: the records are those of a budget without the fields.
+    extra_metrics: tuple[str, ...] = ()
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def eval_steps(self) -> list[int]:
         steps = list(range(self.eval_every, self.steps + 1, self.eval_every)) if self.eval_every > 0 else []

@@ -219,7 +219,11 @@ for _name, _help in (
         ("fd", "Fréchet distance in the extractor's space (FID over Inception; FD_DINOv2 over dinov2-vit-l14)"),
         ("cmmd", "CMMD: Gaussian-kernel MMD² (sigma 10, x1000, biased estimator) on unit-norm embeddings"),
         ("cdc", "clipped density and coverage (k=5; radii clipped at the median, scores capped at 1)"),
-        ("vendi", "Vendi score of the generated set: exp entropy of the cosine-kernel eigenvalues")):
+        ("vendi", "Vendi score of the generated set: exp entropy of the cosine-kernel eigenvalues"),
+        ("c2st", "classifier two-sample test: held-out accuracy telling real from generated (0.5: "
+         "indistinguishable), exact binomial p-value, Clopper-Pearson interval"),
+        ("nnd", "neural-network divergence (Gulrajani et al. 2019): a WGAN-GP critic trained on real vs "
+         "generated images, scored on held-out real images and fresh samples (lower is better)")):
     METRICS.declare(_name, _METRICS, _help)
 
 for _name, _module, _help in (

@@ -37,6 +37,17 @@ def _parse_arch_opts(items: tuple[str, ...]) -> dict[str, Any]:
     return opts
 
 
+def _parse_metric_opts(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``("nnd.budget=paper", "c2st.classifier=1nn")`` -> {"nnd": {"budget": "paper"}, "c2st": {...}}."""
+    from ganbench.config import parse_overrides
+
+    for item in items:
+        key = item.partition("=")[0]
+        if key.count(".") != 1 or not all(key.split(".")):
+            raise GanbenchError(f"--metric-opt takes METRIC.KEY=VALUE (e.g. nnd.budget=paper), got {item!r}")
+    return parse_overrides(items)
+
+
 def _write_json(path: Path, rec: Any) -> bool:
     """Write the record; False when a .jsonl already holds the same evaluation (same key and protocol)."""
     from ganbench.io import atomic_write_text
@@ -85,6 +96,8 @@ def format_results(values: dict[str, float], protocol: dict[str, Any]) -> str:
     if level:
         lines.append(f"(intervals: {protocol.get('ci_method_text', protocol.get('ci_method'))}; evaluation "
                      "spread of this sample size, not of the training seed)")
+    if "c2st_interval" in protocol and "c2st_accuracy_ci_low" in values:
+        lines.append(f"(c2st_accuracy's interval: {protocol['c2st_interval']})")
     if "is_unavailable" in protocol:
         lines.append(f"\nIS: unavailable: {protocol['is_unavailable']}")
     lines.append("\nprotocol:")
@@ -121,7 +134,11 @@ def _preset_options(preset: str, options: dict[str, Any], ref: str | None) -> di
                    "(folder, zip, .npz/.npy) [default for a ganbench checkpoint: its dataset].")
 @click.option("--metrics", default="fid,kid,is,pr,dc", show_default=True,
               help="Comma-separated: fid, kid, is, pr (precision/recall), dc (density/coverage), fd_inf (FD∞), "
-                   "fd, cmmd, cdc (clipped density/coverage), vendi.")
+                   "fd, cmmd, cdc (clipped density/coverage), vendi, c2st (classifier two-sample test), "
+                   "nnd (neural-network divergence: a critic trained on pixels, minutes).")
+@click.option("--metric-opt", "metric_opts", multiple=True, metavar="METRIC.KEY=VALUE",
+              help="A metric's option, e.g. --metric-opt c2st.classifier=1nn, --metric-opt nnd.budget=paper "
+                   "(repeatable; the record's protocol says the values used).")
 @click.option("--preset", default=None,
               help="Evaluation protocol preset (ganbench/presets.toml: fid10k_test, fid50k_train, fid5k_test, "
                    "kid50k_train, pr50k3_train, cpu2k_train, ...): fixes metrics, -n, --n-real, --split, "
@@ -224,7 +241,8 @@ def _parse(target: str, f: SimpleNamespace) -> tuple[Any, Any]:
     options = EvalOptions(metrics=tuple(metrics), n_gen=f.n, n_real=f.n_real, split=f.split, extractor=f.features,
                           mode=f.mode, weights=f.inception_weights, seed=f.seed, n_boot=f.n_boot,
                           batch_size=f.batch_size, device=_device(f.device), data_dir=f.data_dir,
-                          progress=not f.quiet, cache=not f.no_cache, keep_samples=f.save_samples is not None)
+                          progress=not f.quiet, cache=not f.no_cache, keep_samples=f.save_samples is not None,
+                          metric_options=_parse_metric_opts(f.metric_opts))
     spec = TargetSpec(target, f.ref, f.arch, _parse_arch_opts(f.arch_opts), f.z_dim, f.num_classes, f.shape,
                       f.output_range, f.name, preset_fields(f.preset), f.recipe)
     _check_target_flags(spec, options, f.json_out, f.save_samples)

@@ -25,6 +25,7 @@ from ganbench.evaluation.options import EvalOptions
 from ganbench.evaluation.against_stats import check_stats, score_stats
 from ganbench.refstats import ReferenceStats
 from ganbench.generators import sample
+from ganbench.registry import METRICS
 
 CLASS_SAMPLING = "even: sample i gets label i mod num_classes (ganbench.generators.class_labels)"
 
@@ -44,10 +45,12 @@ class Evaluation:
 @dataclass
 class Reference:
     """Reference features with their protocol part, computed once and reusable across evaluations
-    (training evaluates the same reference at every step)."""
+    (training evaluates the same reference at every step). ``source``: the Dataset or image array
+    they came from, for the metrics that read images (nnd)."""
 
     features: dict[str, np.ndarray]
     protocol: dict[str, Any]
+    source: Any = None
 
 
 @dataclass
@@ -119,7 +122,7 @@ def prepare_reference(reference: Any, ext: Any, options: EvalOptions, n: int | N
 
     if isinstance(reference, Dataset):
         feats, proto = reference_features(reference, ext, options, n, info)
-        return Reference(feats, {"ref": reference.name, **proto})
+        return Reference(feats, {"ref": reference.name, **proto}, reference)
     x = reference
     if n is not None:
         if n > len(x):
@@ -130,7 +133,7 @@ def prepare_reference(reference: Any, ext: Any, options: EvalOptions, n: int | N
     if info is not None:
         info.update(ref_features_s=round(time.perf_counter() - t1, 3), ref_cache="off")
     return Reference(feats, {"ref": "array", "n_real": len(x), "real_split": None, "ref_seed": None,
-                             "dataset_identity": "images:" + array_fingerprint(x)[:16]})
+                             "dataset_identity": "images:" + array_fingerprint(x)[:16]}, reference)
 
 
 def evaluate(source: Any, reference: Any, options: EvalOptions = EvalOptions()) -> Evaluation:
@@ -141,10 +144,40 @@ def evaluate(source: Any, reference: Any, options: EvalOptions = EvalOptions()) 
     reference: a Dataset, a dataset spec ("cifar10", "npz:PATH"), an image-set path, an array,
       statistics (ReferenceStats or a stats file), or a ``Reference`` prepared before (then
       ``options.extractor`` must be the extractor object it was computed with).
+    Metrics read from images (nnd) are computed after the feature metrics; with only those, no
+    extractor is built.
     """
-    info: dict[str, Any] = {}
+    from ganbench.evaluation.pixels import image_source, pixel_metrics
+
     names = parse_image_metrics(options.metrics)
+    pixels = [n for n in names if METRICS.get(n).kind == "pixels"]
     ref = reference if isinstance(reference, Reference) else resolve_reference(reference, options.data_dir)
+    for name, opts in options.metric_options.items():  # a bad option fails before minutes of features
+        METRICS.get(name).used_params(2, 2, opts)
+    for name in pixels:  # so does a reference without images
+        image_source(ref, name)
+    if len(pixels) == len(names):
+        info: dict[str, Any] = {}
+        values, proto = pixel_metrics(source, ref, pixels, options, info)
+        head = {"metrics_requested": names,
+                "ref": getattr(ref, "name", None) or (str(reference) if isinstance(reference, (str, Path)) else "array")}
+        return Evaluation(values, {**head, **proto, "metrics": pixels}, info)
+    features = tuple(n for n in names if n not in pixels)
+    ev = _feature_evaluation(source, reference, ref, options.replace(
+        metrics=features, metric_options={k: v for k, v in options.metric_options.items() if k in features}))
+    ev.protocol["metrics_requested"] = names
+    if pixels:
+        values, proto = pixel_metrics(source, ref, pixels, options, ev.info)
+        ev.values.update(values)
+        ev.protocol.update({**{k: v for k, v in proto.items() if k not in ev.protocol},
+                            "metrics": [*ev.protocol.get("metrics", []), *pixels]})
+    return ev
+
+
+def _feature_evaluation(source: Any, reference: Any, ref: Any, options: EvalOptions) -> Evaluation:
+    """The feature metrics of ``options.metrics``: extractor, generated and reference features, values."""
+    info: dict[str, Any] = {}
+    names = list(options.metrics)
     ext = make_extractor(options, ref)
     stats = isinstance(ref, ReferenceStats)
     if stats:  # check its protocol before minutes of features
@@ -165,6 +198,6 @@ def evaluate(source: Any, reference: Any, options: EvalOptions = EvalOptions()) 
         if isinstance(reference, (str, Path)) and ref.protocol["ref"] == "array":
             ref.protocol["ref"] = str(reference)
     values, mproto = compute_image_metrics(ref.features, gen.features, names, n_boot=options.n_boot,
-                                           seed=options.seed, extractor=ext)
+                                           seed=options.seed, extractor=ext, metric_options=options.metric_options)
     protocol = {**head, **ref.protocol, **extractor_protocol(ext), **mproto}
     return Evaluation(values, protocol, info, gen.samples)

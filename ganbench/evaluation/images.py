@@ -22,7 +22,7 @@ from ganbench.errors import DataNotFoundError, GanbenchError
 from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, DEFAULT_METRICS, EvalOptions
 from ganbench.features.base import as_extractor, build_extractor, extract_features  # noqa: F401  (build_extractor: the engine's import)
 from ganbench.metrics.fid import _fid_fast, _fid_for_bootstrap  # noqa: F401  (_fid_fast: tests)
-from ganbench.metrics.spec import feature_metrics
+from ganbench.metrics.spec import feature_metrics, pixel_metrics
 from ganbench.registry import DATASETS, EXTRACTORS, METRICS
 
 CI_ALPHA = 0.05
@@ -46,7 +46,7 @@ def parse_image_metrics(spec: str | Sequence[str] | None) -> list[str]:
     if spec is None:
         return list(DEFAULT_METRICS)
     names = METRICS.parse_list(spec)  # unknown -> "unknown metric 'fdi'; did you mean 'fid'?"
-    image_metrics = feature_metrics()
+    image_metrics = feature_metrics() + pixel_metrics()
     for n in names:
         if n not in image_metrics:
             raise GanbenchError(f"metric {n!r} is not computed by the image evaluator; it computes "
@@ -187,12 +187,15 @@ def _half_fn(name: str, spec: Any, params: Mapping[str, Any]) -> Any:
 
 def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.ndarray],
                           metrics: Sequence[str] = DEFAULT_METRICS, *, n_boot: int = DEFAULT_BOOTSTRAP,
-                          seed: int = 0, extractor: Any = None) -> tuple[dict[str, float], dict[str, Any]]:
+                          seed: int = 0, extractor: Any = None,
+                          metric_options: Mapping[str, Mapping[str, Any]] | None = None,
+                          ) -> tuple[dict[str, float], dict[str, Any]]:
     """Metric values and their protocol from real/fake feature dicts (pure: no images, no network).
 
     IS is left out of the values when the extractor has no logits; the protocol then carries
     ``is_unavailable`` with the reason (never approximated). ``n_boot`` half-samples (seeded by
-    ``seed``) give each output's interval (metrics.stats.intervals; 0: none).
+    ``seed``) give each output's interval (metrics.stats.intervals; 0: none). ``metric_options``:
+    per-metric parameters replacing the defaults (EvalOptions.metric_options).
     """
     from ganbench.metrics.stats import IntervalSpec, intervals
 
@@ -204,6 +207,8 @@ def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.
     n_real = len(next(iter(real.values()))) if real else 0
     for name in parse_image_metrics(list(metrics)):
         spec = METRICS.get(name)
+        if spec.kind != "features":
+            raise GanbenchError(f"metric {name!r} is computed from images, not features")
         missing = [k for k in spec.needs if k not in fake or (spec.uses_real and k not in real)]
         if missing:
             reason = as_extractor(extractor).missing_reason(missing) if extractor is not None else (
@@ -215,7 +220,8 @@ def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.
         key = spec.needs[0]
         r = real[key] if spec.uses_real else None
         f = fake[key]
-        params = spec.used_params(n_real, n_gen)  # the values used are the values recorded
+        # the values used are the values recorded
+        params = spec.used_params(n_real, n_gen, (metric_options or {}).get(name))
         proto.update(spec.protocol_of(params))
         out = spec(r, f, **params)
         values.update(out)

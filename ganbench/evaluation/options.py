@@ -8,9 +8,9 @@ default depends on the inputs (``n_gen``: all images of a set; ``n_real``: as ma
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Mapping, get_args
 
 from ganbench.errors import GanbenchError
 
@@ -54,6 +54,9 @@ class EvalOptions:
     progress: bool = True
     cache: Any = True                 # True, False or a FeatureCache for reference features
     keep_samples: bool = False        # return the generated uint8 images in Evaluation.samples
+    # Per-metric parameters replacing the catalogue's defaults, e.g. {"c2st": {"classifier": "1nn"},
+    # "nnd": {"budget": "paper"}}; the values used are what the record's protocol says.
+    metric_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.metrics, str):
@@ -71,6 +74,12 @@ class EvalOptions:
             raise GanbenchError(f"unknown split {self.split!r}; use 'train' or 'test'")
         if self.mode is not None and self.mode not in MODE_CHOICES:
             raise GanbenchError(f"unknown mode {self.mode!r}; use one of {', '.join(MODE_CHOICES)}")
+        for name, opts in self.metric_options.items():
+            if name not in self.metrics:
+                raise GanbenchError(f"options given for metric {name!r}, which is not among the metrics "
+                                    f"asked for ({', '.join(self.metrics)})")
+            if not isinstance(opts, Mapping):
+                raise GanbenchError(f"options of metric {name!r} must be a mapping of name to value, got {opts!r}")
 
     def replace(self, **changes: Any) -> EvalOptions:
         return dataclasses.replace(self, **changes)

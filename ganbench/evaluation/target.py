@@ -19,6 +19,7 @@ from ganbench.evaluation.engine import Evaluation, evaluate, make_extractor
 from ganbench.evaluation.images import resolve_reference
 from ganbench.evaluation.options import CPU_DEFAULT_N, EvalOptions
 from ganbench.records import ResultRecord
+from ganbench.registry import METRICS
 
 DEFAULT_N_GENERATOR = 10_000  # Lucic et al. 2018 compare 10k vs 10k (docs/reference.md section 2)
 # Generator kinds that carry no dataset, so they cannot supply a default reference.
@@ -131,9 +132,12 @@ def evaluate_target(spec: TargetSpec, options: EvalOptions, notify: Callable[[st
         warnings.simplefilter("always", UserWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
         t, options = _load(spec, options, notify)
-        ext = make_extractor(options, t.reference)
-        if options.progress and estimate is not None:
+        features = [m for m in options.metrics if METRICS.get(m).kind == "features"]
+        ext = make_extractor(options, t.reference) if features else options.extractor  # nnd alone needs none
+        if options.progress and estimate is not None and features:
             notify(estimate(t.fake, t.reference, ext, options))
+        if options.progress and "nnd" in options.metrics:
+            notify(_nnd_note(options))
         ev = evaluate(t.fake, t.reference, options.replace(extractor=ext))
     said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     ev.protocol.update({"ref": t.ref, **spec.preset_fields, "selection": "single evaluation"})
@@ -144,6 +148,15 @@ def evaluate_target(spec: TargetSpec, options: EvalOptions, notify: Callable[[st
                                              device_used=str(options.device)),
                        kind="eval")
     return Scored(rec, ev, said)
+
+
+def _nnd_note(options: EvalOptions) -> str:
+    from ganbench.metrics.nnd import used_budget
+
+    b = used_budget({**METRICS.get("nnd").params, **options.metric_options.get("nnd", {})})
+    return (f"nnd trains a critic for {b.iters} iterations of batch {b.batch_size} (width {b.dim}) and scores "
+            f"{b.eval_iters} batches: {b.source}; its 'cpu' budget takes about 10 minutes on one CPU core, the "
+            "paper's days (a GPU job)")
 
 
 def evaluate_over_seeds(spec: TargetSpec, options: EvalOptions, n_seeds: int, statistic: str,

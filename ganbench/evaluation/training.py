@@ -22,10 +22,11 @@ from ganbench.errors import GanbenchError
 from ganbench.evaluation.engine import Evaluation, Reference, evaluate, make_extractor, prepare_reference
 from ganbench.evaluation.images import extract, extractor_protocol, parse_image_metrics, reference_count, \
     resolve_features
-from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, REF_SEED, EvalOptions
+from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, DEFAULT_METRICS, REF_SEED, EvalOptions
 from ganbench.features.base import as_extractor
 from ganbench.generators import Generator, sample, sample_all
 from ganbench.metrics.modes import mode_metrics, mode_protocol
+from ganbench.registry import METRICS
 
 # At most this many final samples are kept by ImageEvaluator.samples (the suite saves them for plots).
 SAVE_SAMPLES = 1024
@@ -44,13 +45,17 @@ def eval_seed(run_seed: int) -> int:
 
 @dataclass
 class VectorEvaluator:
-    """Mode coverage of a generator on a mixture of Gaussians (docs/reference.md section 4)."""
+    """Mode coverage of a generator on a mixture of Gaussians (docs/reference.md section 4), and the
+    classifier two-sample test on the raw vectors when ``extra`` names ``c2st``."""
 
     dataset: MixtureOfGaussians
     n_gen: int
     seed: int
     resamples: int = 50  # half-samples for the evaluation-spread intervals (metrics.stats.intervals)
     rule: str = "3sigma"  # the papers' rule by default: these numbers are compared with PacGAN/VEEGAN
+    extra: tuple[str, ...] = ()  # metrics besides modes: only "c2st" reads raw vectors
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    n_real: int | None = None  # real draws for c2st (None: n_gen)
     protocol: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -60,6 +65,15 @@ class VectorEvaluator:
         self.protocol = {"metrics": ["modes"], "n_gen": self.n_gen, "sample_seed": self.seed,
                          **mode_protocol(self.dataset.centers, self.dataset.sigma, rule=self.rule),
                          **(self.ci.protocol() if self.resamples else {"bootstrap": 0})}
+        unknown = [m for m in self.extra if m != "c2st"]
+        if unknown:
+            raise GanbenchError(f"the mixture evaluator computes modes and c2st on raw vectors, not "
+                                f"{', '.join(unknown)}")
+        if self.extra:
+            n_real = self.n_real or self.n_gen
+            self.c2st_params = METRICS.get("c2st").used_params(n_real, self.n_gen, self.metric_options.get("c2st"))
+            self.protocol.update({"metrics": ["modes", "c2st"], "n_real": n_real, "real_seed": REF_SEED,
+                                  **METRICS.get("c2st").protocol_of(self.c2st_params)})
 
     def samples(self, g: Generator) -> np.ndarray:
         x, _ = sample_all(g, self.n_gen, self.seed, batch_size=self.n_gen)
@@ -76,6 +90,9 @@ class VectorEvaluator:
             cis = intervals(lambda h: mode_metrics(h, c, s, rule=self.rule), [x], values, self.ci, bounds)
             for k, (lo, hi) in cis.items():
                 values[f"{k}_ci_low"], values[f"{k}_ci_high"] = lo, hi
+        if self.extra:  # fresh real draws with a fixed seed: every step is compared with the same set
+            real, _ = self.dataset.reference(self.protocol["n_real"], REF_SEED)
+            values.update(METRICS.get("c2st")(real, x, **self.c2st_params))
         return Evaluation(values, dict(self.protocol))
 
     def __call__(self, g: Generator) -> dict[str, float]:
@@ -243,6 +260,11 @@ def image_options(dataset: Dataset, budget: Budget, seed: int, **options: Any) -
     ext = options.pop("extractor", None) or getattr(budget, "features", None)
     if ext is None or isinstance(ext, str):
         ext = resolve_features(ext, dataset)
+    extra = tuple(getattr(budget, "extra_metrics", ()) or ())
+    if extra:  # only then: a budget without them gives the options (and records) it always gave
+        base = tuple(options.pop("metrics", DEFAULT_METRICS))
+        options["metrics"] = base + tuple(m for m in extra if m not in base)
+        options["metric_options"] = {**getattr(budget, "metric_options", {}), **options.get("metric_options", {})}
     return EvalOptions(n_gen=budget.n_eval, n_real=budget.n_real, seed=seed, extractor=ext,
                        split=options.pop("split", budget.split), progress=options.pop("progress", False),
                        n_boot=options.pop("n_boot", getattr(budget, "n_boot", DEFAULT_BOOTSTRAP)), **options)
@@ -251,7 +273,10 @@ def image_options(dataset: Dataset, budget: Budget, seed: int, **options: Any) -
 def make_evaluator(dataset: Dataset, budget: Budget, seed: int, **options: Any) -> VectorEvaluator | ImageEvaluator:
     """The evaluator of one training run with seed ``seed`` (evaluation draws use ``eval_seed(seed)``)."""
     if isinstance(dataset, MixtureOfGaussians):
-        return VectorEvaluator(dataset, budget.n_eval, eval_seed(seed), rule=options.get("hq_rule", budget.hq_rule))
+        return VectorEvaluator(dataset, budget.n_eval, eval_seed(seed), rule=options.get("hq_rule", budget.hq_rule),
+                               extra=tuple(getattr(budget, "extra_metrics", ()) or ()),
+                               metric_options=dict(getattr(budget, "metric_options", {}) or {}),
+                               n_real=budget.n_real)
     if dataset.modality == "image":
         return ImageEvaluator(dataset, image_options(dataset, budget, eval_seed(seed), **options),
                               getattr(budget, "preset", ""))

@@ -81,3 +81,7 @@ modes._register()
 fd_inf._register()
 
 from ganbench.metrics import embedding  # noqa: E402,F401  (fd, cmmd, cdc, vendi; needs MetricSpec)
+from ganbench.metrics import c2st, nnd  # noqa: E402
+
+c2st._register()
+nnd._register()

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
+from ganbench.errors import GanbenchError
+
 LOWER, HIGHER, ZERO = "lower", "higher", "closer to 0"
 Better = Literal["lower", "higher", "closer to 0"]
 # Parameters that may differ between comparable records: a sampling seed changes the draw, not
@@ -48,9 +50,11 @@ class MetricSpec:
     adjust: AdjustFn | None = None
     order: int | None = None
     floors: Mapping[str, float] = field(default_factory=dict)
-    # "features": the evaluation engine computes it from real and generated features; "vectors",
-    # "images", "run-end": computed by their own evaluators (modes, stacked modes, memorisation).
-    kind: Literal["features", "vectors", "images", "run-end"] = "features"
+    # "features": the evaluation engine computes it from real and generated features; "pixels": the
+    # engine computes it from images, ``compute((critic images, held-out images), generator or images)``
+    # (nnd: a critic trained on pixels, drawing fresh samples); "vectors", "images", "run-end":
+    # computed by their own evaluators (modes, stacked modes, memorisation).
+    kind: Literal["features", "pixels", "vectors", "images", "run-end"] = "features"
 
     def __post_init__(self) -> None:
         norm = {k: (HIGHER if v else LOWER) if isinstance(v, bool) else v for k, v in self.better.items()}
@@ -69,9 +73,14 @@ class MetricSpec:
         """Per output: True (higher), False (lower), None (closer to 0, or not a quality)."""
         return {k: {HIGHER: True, LOWER: False}.get(v) for k, v in self.better.items()}
 
-    def used_params(self, n_real: int, n_gen: int) -> dict[str, Any]:
-        """The parameter values a computation on these set sizes uses."""
-        p = dict(self.params)
+    def used_params(self, n_real: int, n_gen: int, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The parameter values a computation on these set sizes uses; ``overrides`` replace defaults
+        (an unknown name is a one-line error)."""
+        unknown = sorted(set(overrides or {}) - set(self.params))
+        if unknown:
+            raise GanbenchError(f"metric {self.name!r} has no option(s) {', '.join(unknown)}; its options: "
+                                f"{', '.join(self.params) or 'none'}")
+        p = {**self.params, **(overrides or {})}
         return self.adjust(p, n_real, n_gen) if self.adjust is not None else p
 
     def protocol_of(self, used: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,6 +136,14 @@ def feature_metrics() -> list[str]:
 
     METRICS.names()  # loads every registering module
     return [n for n in METRICS.registered() if METRICS.get(n).kind == "features"]
+
+
+def pixel_metrics() -> list[str]:
+    """The metrics the evaluation engine computes from images rather than features (nnd)."""
+    from ganbench.registry import METRICS
+
+    METRICS.names()
+    return [n for n in METRICS.registered() if METRICS.get(n).kind == "pixels"]
 
 
 def compared_keys() -> list[str]:
