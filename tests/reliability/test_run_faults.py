@@ -208,7 +208,7 @@ def test_unexpected_exception_is_one_line_and_a_log(tmp_path, capsys, monkeypatc
     def boom(*a, **k):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(run_mod, "MODELS", type("M", (), {"parse_list": staticmethod(boom)})())
+    monkeypatch.setattr(run_mod, "get_suite", boom)
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
     (line,) = judge(run_cli(capsys, *RUN, "--out", tmp_path / "x"), 1, "ZeroDivisionError")
     log = line.split("traceback in ")[1].split(")")[0]
