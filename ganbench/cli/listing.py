@@ -3,6 +3,8 @@ torch import: ganbench.registry), with the entries installed packages add and wh
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ganbench.cli.app import cli
@@ -15,14 +17,27 @@ def _section(title: str, rows: list[tuple[str, str]]) -> None:
         click.echo(f"  {name:<{width}}  {text}")
 
 
-def _rows(registry: object) -> list[tuple[str, str]]:
+def _help(registry: Any, name: str) -> str:
+    """A model's help is its recipe's description (an installed package's too); other entries' their own."""
+    if registry.kind == "model" and registry.origin(name):
+        from ganbench.config import load_recipe
+        from ganbench.errors import GanbenchError
+
+        try:
+            return load_recipe(name).description or registry.help(name)
+        except GanbenchError as e:
+            return f"(its recipe does not load: {e})"
+    return str(registry.help(name))
+
+
+def _rows(registry: Any) -> list[tuple[str, str]]:
     """Each name with its help, and the installed package it comes from when it is not ganbench's own."""
     rows = []
-    for name in registry.names():  # type: ignore[attr-defined]
-        origin = registry.origin(name)  # type: ignore[attr-defined]
+    for name in registry.names():
+        origin = registry.origin(name)
         where = f"  [from {' '.join(str(x) for x in (origin['distribution'], origin.get('version')) if x)}]" \
             if origin else ""
-        rows.append((name, registry.help(name) + where))  # type: ignore[attr-defined]
+        rows.append((name, _help(registry, name) + where))
     return rows
 
 

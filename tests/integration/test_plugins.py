@@ -91,6 +91,7 @@ def test_list_and_run_an_installed_method_by_name(tmp_path):
     cmd = [sys.executable, "-m", "ganbench.cli"]
     out = subprocess.run(cmd + ["list"], env=env, capture_output=True, text=True, check=True).stdout
     assert "plugin-gan" in out and "[from ganbench-testplugin 0.3]" in out and "plugin-step" in out
+    assert "the plugin's model  [from ganbench-testplugin 0.3]" in out  # a model's help: its recipe's description
     r = subprocess.run(cmd + ["run", "--models", "plugin-gan,gan", "--dataset", "ring", "--budget", "smoke",
                               "--seeds", "0", "--steps", "20", "--eval-every", "20", "--quiet", "--no-tensorboard",
                               "--out", str(tmp_path / "run")], env=env, capture_output=True, text=True)
