@@ -17,9 +17,10 @@ counts, split, extractor and preprocessing. Options: see ``Options``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ganbench.errors import GanbenchError
 

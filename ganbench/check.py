@@ -23,14 +23,23 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from ganbench.errors import GanbenchError
-from ganbench.metrics.spec import HIGHER, LOWER, ZERO, compared_keys, display_order, floor_of, is_quality_metric
-from ganbench.metrics.spec import direction as spec_direction
+from ganbench.metrics.spec import (
+    HIGHER,
+    LOWER,
+    ZERO,
+    compared_keys,
+    direction as spec_direction,
+    display_order,
+    floor_of,
+    is_quality_metric,
+)
 from ganbench.records import ResultRecord
 
 # Which way each metric is better, its floor and its protocol keys are the metric's own

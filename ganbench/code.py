@@ -63,7 +63,7 @@ recipe imports without being installed."""
     return obj
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _distributions() -> dict[str, list[str]]:
     return importlib.metadata.packages_distributions()
 

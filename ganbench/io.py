@@ -19,9 +19,10 @@ import re
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from ganbench import faults
 from ganbench.errors import ChecksumMismatchError, DataNotFoundError, GanbenchError

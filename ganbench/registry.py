@@ -17,10 +17,11 @@ import difflib
 import importlib
 import importlib.metadata
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Generic, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ganbench.errors import GanbenchError, UnknownNameError
 

@@ -77,8 +77,8 @@ def check_cmd(current: tuple[str, ...], baselines: tuple[str, ...], tolerance: s
     the same checkpoints) or the training spread over seeds (a retrained model), else 5% (see
     ganbench/check.py). Exit 0: nothing regressed; 1: a regression or a missing metric; 2: bad input.
     """
-    from ganbench.records import read_records
     from ganbench.io import check_output_file
+    from ganbench.records import read_records
 
     check_output_file(junit, "--junit")  # before reading and comparing
     tols = parse_tolerance(tolerance)

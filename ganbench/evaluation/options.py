@@ -8,9 +8,10 @@ default depends on the inputs (``n_gen``: all images of a set; ``n_real``: as ma
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, get_args
+from typing import Any, Literal, get_args
 
 from ganbench.errors import GanbenchError
 

@@ -9,13 +9,14 @@ import os
 import re
 import warnings
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from ganbench.io import atomic_open, cache_root  # noqa: F401  (cache_root re-exported)
 from ganbench.errors import GanbenchError
+from ganbench.io import atomic_open, cache_root  # cache_root re-exported
 
 _KEY_FIELD = "__ganbench_key__"  # the key's inputs, stored inside each .npz and checked on read
 _HASH_FIELD = "__ganbench_sha256__"  # content hash of the arrays, checked on read

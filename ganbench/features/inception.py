@@ -16,7 +16,11 @@ from ganbench.errors import GanbenchError
 from ganbench.features.base import ExtractorOptions, FeatureExtractor, no_tf32, pick_device, register_extractor
 from ganbench.features.inception_net import build_inception
 from ganbench.features.inception_weights import (
-    ENV_WEIGHTS, PT_INCEPTION_FILENAME, _prepared_state_dict, resolve_inception_weights)
+    ENV_WEIGHTS,
+    PT_INCEPTION_FILENAME,
+    _prepared_state_dict,
+    resolve_inception_weights,
+)
 from ganbench.features.preprocessing import MODES, preprocess
 
 
@@ -46,7 +50,7 @@ class InceptionExtractor(FeatureExtractor):
         self.device = torch.device("cpu")
         self.to(pick_device(device))
 
-    def to(self, device: torch.device | str) -> "InceptionExtractor":
+    def to(self, device: torch.device | str) -> InceptionExtractor:
         """Move the network; channels_last is ~1.6x faster for oneDNN convs on CPU."""
         self.device = torch.device(device)
         self.net.to(self.device, memory_format=torch.channels_last)

@@ -16,7 +16,7 @@ from torch import nn
 
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_open, safe_torch_load
-from ganbench.layout import CHECKPOINT  # noqa: F401  (its file name inside a run directory)
+from ganbench.layout import CHECKPOINT  # its file name inside a run directory
 
 FORMAT = "ganbench-checkpoint/1"
 

@@ -25,16 +25,17 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from ganbench.errors import DataNotFoundError, GanbenchError
-from ganbench.io import safe_torch_load as _safe_load, sha256_file, torch_zip_members
 from ganbench.generators.checkpoint import is_checkpoint, rebuild_generator
+from ganbench.io import safe_torch_load as _safe_load, sha256_file, torch_zip_members
 from ganbench.registry import ARCHITECTURES
 
 OUTPUT_RANGES: dict[str, tuple[float, float]] = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}

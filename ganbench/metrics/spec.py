@@ -9,8 +9,9 @@ spells these facts.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 from ganbench.errors import GanbenchError
 

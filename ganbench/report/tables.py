@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import html as _html
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd

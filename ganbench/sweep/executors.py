@@ -15,7 +15,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ganbench.config import RunConfig, is_recipe_file, load_recipe
 from ganbench.errors import GanbenchError

@@ -24,7 +24,7 @@ from ganbench.training.run import RunOutcome, TaskRun, guarded
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def read_state(run_dir: str | Path) -> dict[str, Any] | None:

@@ -51,7 +51,7 @@ def _images(n: int, seed: int) -> np.ndarray:
 
 def test_evaluate_returns_values_intervals_and_protocol():
     import ganbench
-    import ganbench.evaluation.engine  # noqa: F401  (the engine loaded: ganbench.evaluate is still the API)
+    import ganbench.evaluation.engine  # (the engine loaded: ganbench.evaluate is still the API)
 
     r = ganbench.evaluate(_images(40, 0), _images(50, 1), metrics=["fd", "cdc", "vendi"], extractor=Pixels(),
                           n_boot=5)

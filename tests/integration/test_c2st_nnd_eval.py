@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.errors import GanbenchError
 from ganbench.records import read_records
+
+from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 
 EXT = register_pixel_extractor("test-pixels-c2st")
 TINY = {"iters": 6, "batch_size": 8, "eval_iters": 2, "dim": 4}

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.records import read_records
+
+from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 
 CMD = [sys.executable, "-m", "ganbench.cli"]
 EXT = register_pixel_extractor("test-pixels-cli")

@@ -6,14 +6,15 @@ import dataclasses
 
 import pytest
 import torch
-from cli_fakes import (  # tests/ is on sys.path (rootdir conftest)
-    register_pixel_extractor,
-    run_cli,
-)
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.estimate import CPU_DEFAULT_N, eval_estimate, fmt_duration, run_estimate
+
+from cli_fakes import (  # tests/ is on sys.path (rootdir conftest)
+    register_pixel_extractor,
+    run_cli,
+)
 
 EXT = register_pixel_extractor("test-pixels-estimate", pool=4)
 

@@ -24,14 +24,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.config import RunConfig
 from ganbench.evaluation.engine import evaluate as run_engine
 from ganbench.evaluation.options import EvalOptions
+from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.generators import sample_all
 from ganbench.records import read_records
-from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.registry import ARCHITECTURES, EXTRACTORS
+
+from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 
 EXT = "test-pixels-ext"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # cli_fakes, also when run as a script
 
-from cli_fakes import PixelExtractor  # noqa: E402
+from cli_fakes import PixelExtractor
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "same_numbers.jsonl"
 # Provenance says where and when; these protocol entries name files of the temporary folder.

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 
 from ganbench.training.method import AlternatingStep
+
+from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 
 HERE = Path(__file__).resolve()
 SMOKE = ["--dataset", "ring", "--budget", "smoke", "--seeds", "0,1", "--steps", "40", "--eval-every", "20", "--quiet",
@@ -193,8 +194,8 @@ def test_two_models_of_one_name_are_refused(tmp_path, capsys):
 
 def test_a_checkpoint_never_imports_the_code_its_recipe_names(tmp_path, capsys):
     """`ganbench eval` of a checkpoint whose networks are a user's: refused without the recipe, not imported."""
-    from ganbench.generators.checkpoint import rebuild_generator
     from ganbench.errors import GanbenchError
+    from ganbench.generators.checkpoint import rebuild_generator
 
     ck = {"recipe": {"arch": {"image": {"generator": "evil_module:G", "discriminator": "dcgan"}}},
           "run": {"modality": "image", "shape": [1, 8, 8], "num_classes": 0}, "generator": {}}

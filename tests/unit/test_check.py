@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.check import (DEFAULT_RELATIVE, IMPROVED, MISSING, NOT_JUDGED, PASS, REGRESSED, compare,
-                            parse_tolerance)
+from ganbench.check import DEFAULT_RELATIVE, IMPROVED, MISSING, NOT_JUDGED, PASS, REGRESSED, compare, parse_tolerance
 from ganbench.cli import main
 from ganbench.data import get_dataset
 from ganbench.errors import GanbenchError

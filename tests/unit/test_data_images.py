@@ -14,8 +14,16 @@ import torch
 from PIL import Image
 
 from ganbench.data import get_dataset
-from ganbench.data.images import (load_cifar_batch, load_image_array, load_image_folder, load_image_zip,
-                                  load_images, read_idx, stacked_mnist, to_uint8_nchw)
+from ganbench.data.images import (
+    load_cifar_batch,
+    load_image_array,
+    load_image_folder,
+    load_image_zip,
+    load_images,
+    read_idx,
+    stacked_mnist,
+    to_uint8_nchw,
+)
 from ganbench.errors import DataNotFoundError, GanbenchError
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -19,11 +19,11 @@ from ganbench.evaluation import images as ei
 from ganbench.evaluation.engine import evaluate
 from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, REF_SEED, EvalOptions
 from ganbench.evaluation.training import ImageEvaluator, eval_seed, make_evaluator
+from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.features.cache import FeatureCache
 from ganbench.generators import sample_all
 from ganbench.metrics.fid import fid_from_features
 from ganbench.metrics.stats import IntervalSpec, intervals
-from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.registry import EXTRACTORS, METRICS
 
 

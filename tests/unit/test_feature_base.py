@@ -8,8 +8,14 @@ import torch
 
 from ganbench.cli.app import MODE_CHOICES
 from ganbench.errors import GanbenchError
-from ganbench.features.base import (ExtractorOptions, ExtractorSpec, FeatureExtractor, as_extractor,
-                                    extractor_spec, pick_device)
+from ganbench.features.base import (
+    ExtractorOptions,
+    ExtractorSpec,
+    FeatureExtractor,
+    as_extractor,
+    extractor_spec,
+    pick_device,
+)
 from ganbench.registry import EXTRACTORS
 
 

@@ -161,7 +161,7 @@ def _import_alone(module: str) -> tuple[str | None, list[str]]:
             try:
                 importlib.import_module(module)
                 out = (None, sorted(m for m in sys.modules if m == "ganbench" or m.startswith("ganbench.")))
-            except BaseException as e:  # noqa: BLE001  (reported to the parent)
+            except BaseException as e:  # reported to the parent
                 out = (f"{type(e).__name__}: {e}", [])
             os.write(w, pickle.dumps(out))
         finally:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_fakes import run_cli
 from ganbench import layout
 from ganbench.config import RunConfig
 from ganbench.layout import RunLayout, SuiteLayout
 from ganbench.records import read_records
+
+from cli_fakes import run_cli
 
 
 def test_run_config_directory_is_the_layout():

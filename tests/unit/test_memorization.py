@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 
 from ganbench.errors import GanbenchError
-from ganbench.metrics import memorization as mem
 from ganbench.evaluation.training import write_nn_grid
+from ganbench.metrics import memorization as mem
 from ganbench.metrics.memorization import (
-    MemoOptions, copy_share, copy_threshold, ct_test, mann_whitney_z, memorization_metrics, nearest_neighbours,
+    MemoOptions,
+    copy_share,
+    copy_threshold,
+    ct_test,
+    mann_whitney_z,
+    memorization_metrics,
+    nearest_neighbours,
     train_self_nn_distances,
 )
 from ganbench.pictures import nn_grid

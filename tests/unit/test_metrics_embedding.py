@@ -36,8 +36,8 @@ def test_cmmd_is_the_biased_estimator_written_out():
     """Paper formula (Jayasumana et al. 2024 Eq. 3, biased form) by direct double sums; unnormalised."""
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(9, 4)) * 5, rng.normal(size=(7, 4)) * 5 + 2
-    k = lambda a, b: np.exp(-np.sum((a - b) ** 2) / (2 * 10.0 ** 2))  # noqa: E731
-    mean_k = lambda a, b: np.mean([[k(p, q) for q in b] for p in a])  # noqa: E731
+    k = lambda a, b: np.exp(-np.sum((a - b) ** 2) / (2 * 10.0 ** 2))
+    mean_k = lambda a, b: np.mean([[k(p, q) for q in b] for p in a])
     want = 1000 * (mean_k(x, x) + mean_k(y, y) - 2 * mean_k(x, y))
     assert cmmd(x, y, normalize=False) == pytest.approx(want, rel=1e-10)
     assert cmmd(x, x) == pytest.approx(0.0, abs=1e-12)

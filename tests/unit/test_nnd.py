@@ -20,7 +20,6 @@ import torch
 from ganbench.errors import GanbenchError
 from ganbench.metrics import nnd as N
 
-
 # ------------------------------------------------------------------------------------------------
 # The transcription (towards_gan_benchmarks at google-research/google-research, lib/gan.py and
 # lib/nn_divergence.py; line references are to the functions named)
