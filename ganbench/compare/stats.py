@@ -224,7 +224,7 @@ def group_tests(values: dict[str, np.ndarray], alpha: float = ALPHA) -> GroupTes
     k = len(models)
     means = np.array([np.mean(values[m]) if len(values[m]) else np.nan for m in models])
     ns = np.array([len(values[m]) for m in models])
-    sds = np.array([np.std(values[m], ddof=1) if n > 1 else np.nan for m, n in zip(models, ns)])
+    sds = np.array([np.std(values[m], ddof=1) if n > 1 else np.nan for m, n in zip(models, ns, strict=True)])
     tested = [i for i in range(k) if ns[i] >= MIN_SEEDS]
     untested = [models[i] for i in range(k) if ns[i] < MIN_SEEDS]
     p = np.full((k, k), np.nan)

@@ -169,8 +169,8 @@ def evaluate(source: Any, reference: Any, options: EvalOptions = EvalOptions()) 
     if len(pixels) == len(names):
         info: dict[str, Any] = {}
         values, proto = pixel_metrics(source, ref, pixels, options, info)
-        head = {"metrics_requested": names,
-                "ref": getattr(ref, "name", None) or (str(reference) if isinstance(reference, (str, Path)) else "array")}
+        named = str(reference) if isinstance(reference, (str, Path)) else "array"
+        head = {"metrics_requested": names, "ref": getattr(ref, "name", None) or named}
         return Evaluation(values, {**head, **proto, "metrics": pixels}, info)
     features = tuple(n for n in names if n not in pixels)
     ev = _feature_evaluation(source, reference, ref, options.replace(

@@ -56,7 +56,8 @@ def _trusted(arch: dict[str, Any], modality: str, recipe_file: str | None, path:
     return True
 
 
-def rebuild_generator(ck: dict[str, Any], path: Path, recipe_file: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+def rebuild_generator(ck: dict[str, Any], path: Path,
+                      recipe_file: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """G rebuilt from the recipe inside a checkpoint, holding its weights; and the checkpoint's run.
     Network classes the checkpoint names as ``package.module:Name`` are imported only from the recipe
     file the user names (``recipe_file``), never because the checkpoint says so."""

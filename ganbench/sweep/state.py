@@ -82,7 +82,7 @@ def run_tracked(cfgs: list[RunConfig], task_id: str, threads: int | None = None,
         return mark_failed(cfgs, str(failed[0].error))
     run = runs[0]
     prev = [read_state(c.layout().root) or {} for c in cfgs]
-    if cfgs[0].resume and all(_done(c, p, task_id) for c, p in zip(cfgs, prev)):
+    if cfgs[0].resume and all(_done(c, p, task_id) for c, p in zip(cfgs, prev, strict=True)):
         return [RunOutcome(c, [r.__dict__ for r in run_records(c.layout())], 0.0, skipped=True) for c in cfgs]
     attempt = max(int(p.get("attempt", 0)) for p in prev) + 1
     common = {"id": task_id, "model": cfgs[0].model, "dataset": cfgs[0].dataset, "seeds": [c.seed for c in cfgs],

@@ -55,10 +55,10 @@ def test_eval_prints_an_estimate_before_the_work(checkpoint, capsys, monkeypatch
 
 def test_explicit_n_is_kept_and_quiet_skips_the_probe(checkpoint, capsys, monkeypatch):
     seen = _stop_at_work(monkeypatch)
-    code, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu", "-n", 50)
+    _, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu", "-n", 50)
     assert seen["n"] == 50 and "for 50 generated + 50 real images" in err and "defaults to" not in err
     assert f"-n {CPU_DEFAULT_N} takes" in err
-    code, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu", "-n", 50, "-q")
+    _, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu", "-n", 50, "-q")
     assert "estimate" not in err
 
 

@@ -222,7 +222,7 @@ def test_pixel_space_ct_without_features(real):
 def test_registered_metric(real):
     from ganbench.registry import METRICS
 
-    images, feats = real
+    _images, feats = real
     spec = METRICS.get("memorization")
     out = spec(feats["train"], feats["copies"], heldout=feats["test"], **SETTINGS)
     assert set(out) <= set(spec.higher_is_better) and out["ct"] < -5 and out["copy_share_features"] >= 0.9

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -119,7 +121,7 @@ def test_coverage_calibration_is_the_papers_sum_and_monotone():
     direct = sum(min(j, k) * comb(m, j) * beta(k + j, n + m - k - j) for j in range(m + 1)) / beta(k, n - k) / k
     assert _expected_coverage(m, k, n) == pytest.approx(direct, rel=1e-10)
     f = [_expected_coverage(i, k, n) for i in range(31)]
-    assert all(a <= b for a, b in zip(f, f[1:])) and f[k - 1] == 0.0
+    assert all(a <= b for a, b in itertools.pairwise(f)) and f[k - 1] == 0.0
     # g is searchsorted(f, raw) / (M + 1) over the whole table (the authors' _g).
     for raw in (0.0, 0.1, 0.5, f[17], 0.99):
         assert calibrate_coverage(raw, k, n, 30) == np.searchsorted(f, raw) / 31
