@@ -29,7 +29,7 @@ class ResultRecord:
     dataset: str
     seed: int
     step: int
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]  # None: not finite (JSON has no NaN), see finite_metrics
     protocol: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     kind: str = "train-eval"  # "train-eval" | "eval"

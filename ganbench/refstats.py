@@ -73,7 +73,7 @@ def compute_stats(feats: np.ndarray, protocol: Mapping[str, Any], keep_features:
 
 def _npz_bytes(**arrays: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub: a key could be allow_pickle (bool)
     return buf.getvalue()
 
 

@@ -34,7 +34,8 @@ _OPTIONS = [
 ]
 
 # The keyword names these options arrive under (a command separates them from its own flags).
-SWEEP_FLAGS = frozenset(o(lambda: None).__click_params__[0].name for o in _OPTIONS)
+# click's option decorators keep the option on the function as __click_params__, which its types omit.
+SWEEP_FLAGS = frozenset(o(lambda: None).__click_params__[0].name for o in _OPTIONS)  # type: ignore[attr-defined]
 
 
 def sweep_options(fn: Callable[..., Any]) -> Callable[..., Any]:

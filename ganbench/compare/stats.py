@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ganbench.metrics.spec import HIGHER, LOWER, ZERO
 
@@ -43,7 +44,7 @@ POWER_METHOD = ("two-sample t-test, equal seeds per model, two-sided, noncentral
                 "at Cohen's d = observed difference / pooled sd")
 
 
-def orient(values: np.ndarray, direction: str) -> np.ndarray:
+def orient(values: ArrayLike, direction: str) -> np.ndarray:
     """``values`` turned so that higher is better: lower -> -x, closer to 0 -> -|x|."""
     x = np.asarray(values, dtype=np.float64)
     if direction == HIGHER:

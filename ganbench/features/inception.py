@@ -27,6 +27,8 @@ from ganbench.features.preprocessing import MODES, preprocess
 class InceptionExtractor(FeatureExtractor):
     """The FID Inception as a FeatureExtractor: uint8 NCHW -> {"pool3", "logits"?}."""
 
+    mode: str  # one of MODES (checked in __init__)
+
     def __init__(self, weights: str | Path | None = None, mode: str = "legacy-tf",
                  device: torch.device | str | None = None, *, fuse: bool = True,
                  progress: bool = True) -> None:
@@ -53,7 +55,8 @@ class InceptionExtractor(FeatureExtractor):
     def to(self, device: torch.device | str) -> InceptionExtractor:
         """Move the network; channels_last is ~1.6x faster for oneDNN convs on CPU."""
         self.device = torch.device(device)
-        self.net.to(self.device, memory_format=torch.channels_last)
+        # Module.to takes memory_format beside a device; torch's overloads do not list that pair.
+        self.net.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         return self
 
     def preprocess(self, images_uint8: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -239,8 +239,10 @@ def _fuse_structure(net: nn.Module) -> None:
     for _, m in _basic_convs(net):
         if isinstance(m.bn, nn.BatchNorm2d):
             c = m.conv
-            m.conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, stride=c.stride,
-                               padding=c.padding, bias=True, device="meta")
+            # torch types a conv's kernel_size/stride/padding as tuple[int, ...] and its constructor's
+            # as tuple[int, int]; these come from a Conv2d, so they are pairs.
+            m.conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, stride=c.stride,  # type: ignore[arg-type]
+                               padding=c.padding, bias=True, device="meta")  # type: ignore[arg-type]
             m.bn = nn.Identity()
 
 

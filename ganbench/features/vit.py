@@ -69,6 +69,8 @@ class VitExtractor(FeatureExtractor):
     Inception embedding (fid, kid, pr, dc, fd, cmmd, vendi) reads this one unchanged.
     """
 
+    mode: str  # one of RESIZE_MODES (checked in __init__)
+
     def __init__(self, name: str, net: nn.Module, weights: ResolvedWeights, mode: str, inp: NetInput, *,
                  dims: int, device: torch.device | str | None = None) -> None:
         if mode not in RESIZE_MODES:

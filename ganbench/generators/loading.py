@@ -349,7 +349,8 @@ def _load_torchscript(req: LoadRequest, prov: dict[str, Any]) -> LoadedGenerator
 def _load_checkpoint(req: LoadRequest, ck: dict[str, Any], prov: dict[str, Any]) -> LoadedGenerator:
     g, run = rebuild_generator(ck, req.path, req.recipe)
     # A ganbench checkpoint knows its output range ([-1, 1], tanh) and dimensions.
-    gen = ExternalGenerator(g.to(req.device), g.z_dim, g.num_classes, "-1,1")
+    # torch's Module.__getattr__ types them Tensor | Module; ganbench's generators set them as ints.
+    gen = ExternalGenerator(g.to(req.device), g.z_dim, g.num_classes, "-1,1")  # type: ignore[arg-type]
     step = int(ck.get("step", 0))
     prov.update(target_kind="ganbench-checkpoint", recipe_model=run.get("model"), checkpoint_step=step)
     return LoadedGenerator(gen, "ganbench-checkpoint", str(run.get("model") or req.path.name), step=step,

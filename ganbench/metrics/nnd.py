@@ -130,6 +130,7 @@ def build_critic(shape: tuple[int, ...], dim: int, gen: Any = None) -> Any:
         (top, bottom), (left, right) = same_padding(h), same_padding(w)
         conv = nn.Conv2d(c, width, KERNEL, STRIDE)
         he_init_(conv.weight, gen)
+        assert conv.bias is not None  # Conv2d's default bias=True
         nn.init.zeros_(conv.bias)
         layers += [nn.ZeroPad2d((left, right, top, bottom)), conv, Swish()]
         c, h, w = width, -(-h // STRIDE), -(-w // STRIDE)

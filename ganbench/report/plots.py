@@ -168,7 +168,7 @@ def sample_grid(images: np.ndarray, path: Path, n: int = 64, nrow: int = 8, pad:
     img = Image.fromarray(canvas)
     scale = max(1, round(min_cell / max(h, w)))  # 28 px -> x2, 32 px -> x2, 8 px -> x8
     if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
     return path

@@ -202,10 +202,10 @@ def table_cells(records: Iterable[ResultRecord], metrics: list[str] | None = Non
                 data[col][model] = text
                 best[col][model] = bool(r["best"])
             if rows["ci_low"].notna().any():
-                ci = (d, m, "ci")
-                columns.append(ci)
-                data[ci] = {model: _fmt_ci(r["mean"], r["ci_low"], r["ci_high"]) for model, r in rows.iterrows()}
-                best[ci] = {model: False for model in rows.index}
+                ci_col = (d, m, "ci")
+                columns.append(ci_col)
+                data[ci_col] = {model: _fmt_ci(r["mean"], r["ci_low"], r["ci_high"]) for model, r in rows.iterrows()}
+                best[ci_col] = {model: False for model in rows.index}
     cells = pd.DataFrame({c: pd.Series(data[c]) for c in columns}).reindex(models).fillna("")
     mask = pd.DataFrame({c: pd.Series(best[c]) for c in columns}).reindex(models).fillna(False).astype(bool)
     cells.columns = mask.columns = pd.MultiIndex.from_tuples(columns)

@@ -53,7 +53,9 @@ def mark_failed(cfgs: list[RunConfig], error: str) -> list[RunOutcome]:
 
 
 def _done(cfg: RunConfig, state: dict[str, Any] | None, task_id: str) -> bool:
-    return bool(state) and state.get("state") == "done" and state.get("id") == task_id and cfg.layout().records.exists()
+    if not state:
+        return False
+    return state.get("state") == "done" and state.get("id") == task_id and cfg.layout().records.exists()
 
 
 def task_done(cfgs: list[RunConfig], task_id: str) -> bool:
@@ -75,7 +77,12 @@ def run_tracked(cfgs: list[RunConfig], task_id: str, threads: int | None = None,
         torch.set_num_threads(threads)
     worker_setup(progress_queue)
     runs: list[TaskRun] = []
-    failed = guarded(cfgs, lambda: runs.append(TaskRun(cfgs, method)) or [])
+
+    def start() -> list[RunOutcome]:
+        runs.append(TaskRun(cfgs, method))
+        return []
+
+    failed = guarded(cfgs, start)
     if not runs:  # the method, data or a checkpoint was refused
         if not cfgs[0].resume or failed[0].bug:  # refuses to overwrite; a finished task's state stays as it is
             return failed
