@@ -53,10 +53,10 @@ def _offline(tmp_path_factory):
 
 def _cleanfid_pipeline():
     import torchvision
-    from torch import nn
     from cleanfid.fid import get_batch_features
     from cleanfid.inception_torchscript import InceptionV3W
     from cleanfid.resize import build_resizer
+    from torch import nn
 
     port = torch.jit.load(str(_fid_helper_path()), map_location="cpu").eval()
     model = InceptionV3W.__new__(InceptionV3W)  # its __init__ would download NVIDIA's file

@@ -22,8 +22,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from ganbench.metrics import fid as F
-from ganbench.metrics import prdc as P
+from ganbench.metrics import fid as F, prdc as P
 
 D = 2048
 K = 5

@@ -17,11 +17,15 @@ counts, split, extractor and preprocessing. Options: see ``Options``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ganbench.errors import GanbenchError
+
+if TYPE_CHECKING:  # the annotations only: `import ganbench` stays light
+    from ganbench.evaluation.options import Mode, Split
 
 
 @dataclass
@@ -30,9 +34,9 @@ class Options:
 
     n: int | None = None            # generated images used (a generator: drawn; default 10k)
     n_real: int | None = None       # reference images (dataset: seeded subset of ``split``)
-    split: str | None = None        # "train" (default) or "test"
+    split: Split | None = None      # "train" (default) or "test"
     extractor: Any = None           # "inception" (default), "dinov2-vit-l14", "clip-vit-l14-336", ...
-    mode: str | None = None         # preprocessing; default: the extractor's own
+    mode: Mode | None = None        # preprocessing; default: the extractor's own
     weights: str | Path | None = None
     seed: int = 0                   # sampling and bootstrap seed
     n_boot: int | None = None       # bootstrap resamples for intervals (0: none)

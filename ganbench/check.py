@@ -23,14 +23,23 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from ganbench.errors import GanbenchError
-from ganbench.metrics.spec import HIGHER, LOWER, ZERO, compared_keys, display_order, floor_of, is_quality_metric
-from ganbench.metrics.spec import direction as spec_direction
+from ganbench.metrics.spec import (
+    HIGHER,
+    LOWER,
+    ZERO,
+    compared_keys,
+    direction as spec_direction,
+    display_order,
+    floor_of,
+    is_quality_metric,
+)
 from ganbench.records import ResultRecord
 
 # Which way each metric is better, its floor and its protocol keys are the metric's own
@@ -148,8 +157,8 @@ def aggregate(records: Iterable[ResultRecord], where: str = "records") -> dict[t
         _validate(r, where)
     last: dict[tuple[str, str, int], int] = {}
     for r in records:
-        k = (r.model, r.dataset, r.seed)
-        last[k] = max(last.get(k, r.step), r.step)
+        run = (r.model, r.dataset, r.seed)
+        last[run] = max(last.get(run, r.step), r.step)
     per_seed: dict[tuple[str, str, int], dict[str, float]] = {}
     out: dict[tuple[str, str], Aggregate] = {}
     keys = protocol_keys()
@@ -331,7 +340,7 @@ def compare(baseline: Iterable[ResultRecord], current: Iterable[ResultRecord],
                                 f"{'rise' if d == LOWER else 'drop'}; write {name}={want}{tol.amount:g}"
                                 f"{'%' if tol.relative else ''}")
 
-    diffs = {g: d for g in shared if (d := protocol_differences(base[g], cur[g]))}
+    diffs = {g: diff for g in shared if (diff := protocol_differences(base[g], cur[g]))}
     _refuse_protocol_differences(diffs, allow_protocol_mismatch)
     kinds = {g: comparison_kind(base[g], cur[g]) if kind == "auto" else kind for g in shared}
     rows: list[Row] = []

@@ -9,6 +9,7 @@ when there is one, else a sha256 of the module's file, so a record says which co
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -16,6 +17,7 @@ import importlib.metadata
 import inspect
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +56,8 @@ recipe imports without being installed."""
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as e:  # noqa: BLE001  (whatever the user's module raises, said in one line)
-        raise GanbenchError(f"{where}: {ref!r} does not import ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") \
-            from None
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise GanbenchError(f"{where}: {ref!r} does not import ({type(e).__name__}: {first})") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise GanbenchError(f"{where}: {ref!r}: module {module_name!r} has no {attr!r}")
@@ -63,8 +65,8 @@ recipe imports without being installed."""
     return obj
 
 
-@functools.lru_cache(maxsize=None)
-def _distributions() -> dict[str, list[str]]:
+@functools.cache
+def _distributions() -> Mapping[str, list[str]]:
     return importlib.metadata.packages_distributions()
 
 
@@ -81,10 +83,8 @@ def code_origin(obj: Any, ref: str | None = None) -> dict[str, Any]:
     dists = _distributions().get(module.split(".")[0], [])
     if dists:
         out["distribution"] = dists[0]
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             out["version"] = importlib.metadata.version(dists[0])
-        except importlib.metadata.PackageNotFoundError:
-            pass
     try:
         source = inspect.getsourcefile(obj if inspect.isclass(obj) or inspect.isfunction(obj) else type(obj))
     except TypeError:

@@ -19,9 +19,10 @@ import re
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from ganbench import faults
 from ganbench.errors import ChecksumMismatchError, DataNotFoundError, GanbenchError
@@ -216,7 +217,8 @@ def safe_torch_load(source: str | os.PathLike | bytes, what: str = "checkpoint",
         raise DataNotFoundError(f"{where}: no such file") from None
     except Exception as e:  # noqa: BLE001 - UnpicklingError, RuntimeError, KeyError...: all mean "refuse"
         raise GanbenchError(f"{where}: not a safe {what} ({_unsafe_detail(e)}); refusing it: ganbench loads "
-                            f"tensors only (torch.load weights_only=True) and never runs code from a file{hint}") from None
+                            "tensors only (torch.load weights_only=True) and never runs code from a "
+                            f"file{hint}") from None
 
 
 def load_tensor_dict(source: str | os.PathLike | bytes, what: str, *, where: str | None = None) -> dict[str, Any]:

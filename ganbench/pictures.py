@@ -49,7 +49,7 @@ def nn_grid(gen_images: Any, train_images: Any, idx: np.ndarray, path: str | os.
             canvas[y:y + h, x:x + w] = t[r, j]
     im = Image.fromarray(canvas)
     if scale > 1:
-        im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+        im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     im.save(path)

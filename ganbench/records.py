@@ -10,14 +10,15 @@ import math
 import os
 import platform
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ganbench import faults
-from ganbench.version import __version__
 from ganbench.errors import GanbenchError
 from ganbench.layout import RunLayout, SuiteLayout
+from ganbench.version import __version__
 
 SCHEMA_VERSION = 1
 
@@ -28,7 +29,7 @@ class ResultRecord:
     dataset: str
     seed: int
     step: int
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]  # None: not finite (JSON has no NaN), see finite_metrics
     protocol: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     kind: str = "train-eval"  # "train-eval" | "eval"
@@ -42,7 +43,7 @@ class ResultRecord:
         return json.dumps(dataclasses.asdict(self), sort_keys=True, default=_json_default)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ResultRecord":
+    def from_dict(cls, d: dict[str, Any]) -> ResultRecord:
         names = {f.name for f in dataclasses.fields(cls)}
         missing = {"model", "dataset", "seed", "step", "metrics"} - set(d)
         if missing:
@@ -189,7 +190,7 @@ def provenance(**extra: Any) -> dict[str, Any]:
         "python": platform.python_version(),
         "device": dev,
         "host_cpus": os.cpu_count(),
-        "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "time_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     p.update(extra)
     return p

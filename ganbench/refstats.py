@@ -16,9 +16,10 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -60,19 +61,19 @@ class ReferenceStats:
 
 def compute_stats(feats: np.ndarray, protocol: Mapping[str, Any], keep_features: bool = True) -> ReferenceStats:
     """ReferenceStats of [N, D] features (mean and ddof=1 covariance as ``metrics.fid``)."""
-    from ganbench.metrics.fid import fid_features_to_statistics  # noqa: I001  (numpy-only math)
+    from ganbench.metrics.fid import fid_features_to_statistics  # numpy-only math
 
     mu, sigma = fid_features_to_statistics(feats)
     st = ReferenceStats(mu, sigma, np.asarray(feats, np.float32) if keep_features else None,
                         {"format": FORMAT, **protocol, "dims": int(mu.shape[0]), "n_features_kept":
-                         int(len(feats)) if keep_features else 0})
+                         len(feats) if keep_features else 0})
     st.protocol["content_sha256"] = st.content_sha256()
     return st
 
 
 def _npz_bytes(**arrays: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub: a key could be allow_pickle (bool)
     return buf.getvalue()
 
 
@@ -132,7 +133,7 @@ def load_stats(path: str | Path) -> ReferenceStats:
             feats = np.asarray(z["feats"], np.float32) if "feats" in z.files else None
     source = "clean-fid (mu, sigma" + (", feats)" if feats is not None else ")") if kid.is_file() \
         else "pytorch-fid/clean-fid (mu, sigma)"
-    proto = {"format": "imported", "source": source, "dims": int(len(mu)),
+    proto = {"format": "imported", "source": source, "dims": len(mu),
              "unverified": "extractor and preprocessing not recorded in the file"}
     st = ReferenceStats(mu, sigma, feats, proto, str(p))
     st.protocol["content_sha256"] = st.content_sha256()

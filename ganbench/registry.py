@@ -17,10 +17,11 @@ import difflib
 import importlib
 import importlib.metadata
 import tomllib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Generic, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ganbench.errors import GanbenchError, UnknownNameError
 
@@ -162,7 +163,7 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
-    def parse_list(self, spec: str | list[str]) -> list[str]:
+    def parse_list(self, spec: str | Sequence[str]) -> list[str]:
         """Split a comma list and check every name, so a typo fails before any work starts."""
         names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
         names = [n for n in names if n]

@@ -6,7 +6,6 @@ import importlib
 import importlib.util
 import sys
 
-
 from ganbench.cli.app import cli
 
 _COMMANDS = ("listing", "run", "eval", "check", "compare", "report", "data", "stats", "sweep")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ganbench.version import __version__
 from ganbench.errors import GanbenchError
 
-
 # Preprocessing modes (ganbench.evaluation.options, torch-free so that --help stays light).
-from ganbench.evaluation.options import MODE_CHOICES  # noqa: E402,F401  (re-exported to the commands)
+from ganbench.evaluation.options import MODE_CHOICES  # noqa: F401  (re-exported to the commands)
+from ganbench.version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

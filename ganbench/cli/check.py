@@ -32,7 +32,8 @@ def write_junit(cmp: Comparison, path: Path) -> None:
     """One <testcase> per compared metric; regressions and missing metrics are <failure>s."""
     counts = cmp.counts()
     failures = sum(counts.get(s, 0) for s in FAILING)
-    suite = ET.Element("testsuite", name="ganbench check", tests=str(len(cmp.rows)), failures=str(failures),
+    tests, failed = str(len(cmp.rows)), str(failures)
+    suite = ET.Element("testsuite", name="ganbench check", tests=tests, failures=failed,
                        errors="0", skipped=str(counts.get(NOT_JUDGED, 0)))
     for r in cmp.rows:
         case = ET.SubElement(suite, "testcase", classname=f"ganbench.{r.model}.{r.dataset}", name=r.metric)
@@ -46,7 +47,7 @@ def write_junit(cmp: Comparison, path: Path) -> None:
             ET.SubElement(case, "skipped", message=r.note)
         else:
             ET.SubElement(case, "system-out").text = f"{r.status}: {text}"
-    root = ET.Element("testsuites", name="ganbench", tests=suite.get("tests"), failures=suite.get("failures"))
+    root = ET.Element("testsuites", name="ganbench", tests=tests, failures=failed)
     root.append(suite)
     ET.indent(root)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,8 +78,8 @@ def check_cmd(current: tuple[str, ...], baselines: tuple[str, ...], tolerance: s
     the same checkpoints) or the training spread over seeds (a retrained model), else 5% (see
     ganbench/check.py). Exit 0: nothing regressed; 1: a regression or a missing metric; 2: bad input.
     """
-    from ganbench.records import read_records
     from ganbench.io import check_output_file
+    from ganbench.records import read_records
 
     check_output_file(junit, "--junit")  # before reading and comparing
     tols = parse_tolerance(tolerance)

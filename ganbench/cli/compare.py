@@ -35,9 +35,9 @@ def compare_cmd(inputs: tuple[str, ...], metrics: str | None, alpha: float, json
     """
     from ganbench.compare.ranking import rank_models
     from ganbench.compare.result import compare_records
+    from ganbench.io import check_output_dir, check_output_file
     from ganbench.records import read_records
     from ganbench.report.compare import compare_markdown, json_columns, write_compare, write_json
-    from ganbench.io import check_output_dir, check_output_file
     from ganbench.sweep.status import record_sources
 
     check_output_file(json_path, "--json")

@@ -61,8 +61,8 @@ def _write_json(path: Path, rec: Any) -> bool:
 
 def _check_outputs(json_out: Path | None, save_samples: Path | None) -> None:
     """Every output path is checked before minutes of features are computed and then lost."""
-    from ganbench.records import check_appendable
     from ganbench.io import check_output_file
+    from ganbench.records import check_appendable
 
     check_output_file(json_out, "--json")
     check_output_file(save_samples, "--save-samples")

@@ -86,4 +86,5 @@ def list_cmd() -> None:
     _section("objectives", _rows(OBJECTIVES))
     _section("training steps (a recipe's update)", _rows(STEPS))
     _section("feature extractors", _rows(EXTRACTORS))
-    click.echo("\nDatasets also accept folder:PATH and npz:PATH; --models also takes recipe files (path/to/recipe.toml).")
+    click.echo("\nDatasets also accept folder:PATH and npz:PATH; --models also takes recipe files "
+               "(path/to/recipe.toml).")

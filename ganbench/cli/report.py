@@ -25,10 +25,9 @@ def report_cmd(inputs: tuple[str, ...], out: Path | None, formats: str, interval
     Samples (samples.npz) and figures (nn_grid*.png) are looked for in the given run directories.
     Prints the markdown table.
     """
+    from ganbench.io import check_output_dir
     from ganbench.records import read_records
     from ganbench.report.write import parse_formats, write_run_report
-
-    from ganbench.io import check_output_dir
     from ganbench.sweep.status import record_sources
 
     fmts = parse_formats(formats)

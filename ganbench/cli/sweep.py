@@ -21,7 +21,8 @@ _OPTIONS = [
     click.option("--cpus-per-task", type=int, default=1, show_default=True, help="ray/slurm: CPUs per task."),
     click.option("--max-retries", type=int, default=3, show_default=True,
                  help="ray: re-runs of a task whose worker died; each resumes from its checkpoint."),
-    click.option("--ray-address", default=None, help="ray: join this cluster (e.g. HEAD:6379) [default: start a local one]."),
+    click.option("--ray-address", default=None,
+                 help="ray: join this cluster (e.g. HEAD:6379) [default: start a local one]."),
     click.option("--ray-gpus", type=float, default=0.0, show_default=True, help="ray: GPUs per task."),
     click.option("--slurm-partition", default=None, help="slurm: partition to submit to."),
     click.option("--slurm-gpus", type=int, default=0, show_default=True, help="slurm: GPUs per task."),
@@ -33,7 +34,8 @@ _OPTIONS = [
 ]
 
 # The keyword names these options arrive under (a command separates them from its own flags).
-SWEEP_FLAGS = frozenset(o(lambda: None).__click_params__[0].name for o in _OPTIONS)
+# click's option decorators keep the option on the function as __click_params__, which its types omit.
+SWEEP_FLAGS = frozenset(o(lambda: None).__click_params__[0].name for o in _OPTIONS)  # type: ignore[attr-defined]
 
 
 def sweep_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,8 +6,9 @@ whether the training or the evaluation spread dominates. ``to_json`` is what ``-
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

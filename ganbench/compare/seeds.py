@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -111,7 +111,8 @@ def _chosen(records: list[ResultRecord]) -> tuple[dict[tuple[str, str, int], tup
     by_run: dict[tuple[str, str, int], list[ResultRecord]] = {}
     for r in records:
         by_run.setdefault((r.model, r.dataset, r.seed), []).append(r)
-    chosen, bad = {}, {}
+    chosen: dict[tuple[str, str, int], tuple[list[ResultRecord], str]] = {}
+    bad: dict[tuple[str, str], str] = {}
     for (model, dataset, seed), recs in sorted(by_run.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
         got = pick_records(recs)
         if isinstance(got, str):
@@ -141,7 +142,8 @@ def _add_seed(col: Column, model: str, seed: int, recs: list[ResultRecord], labe
 
 def _finish(col: Column) -> None:
     for m, per_seed in col.seed_eval_var.items():
-        col.eval_var[m] = None if any(v is None for v in per_seed) else float(np.mean(per_seed))
+        known = [v for v in per_seed if v is not None]
+        col.eval_var[m] = float(np.mean(known)) if len(known) == len(per_seed) else None
     col.problem = col.problem or _protocol_problem(col)
 
 
@@ -177,7 +179,9 @@ def collect(records: Iterable[ResultRecord], metrics: list[str] | None = None,
     cols, notes = [], [f"left out: {why}" for why in bad.values()]
     for dataset in datasets:
         for metric in wanted:
-            col = Column(dataset, metric, direction(metric))
+            better = direction(metric)
+            assert better is not None  # wanted holds only metrics with a direction
+            col = Column(dataset, metric, better)
             for (model, ds, seed), (recs, label) in chosen.items():
                 if ds == dataset:
                     _add_seed(col, model, seed, recs, label)

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ganbench.metrics.spec import HIGHER, LOWER, ZERO
 
@@ -43,7 +44,7 @@ POWER_METHOD = ("two-sample t-test, equal seeds per model, two-sided, noncentral
                 "at Cohen's d = observed difference / pooled sd")
 
 
-def orient(values: np.ndarray, direction: str) -> np.ndarray:
+def orient(values: ArrayLike, direction: str) -> np.ndarray:
     """``values`` turned so that higher is better: lower -> -x, closer to 0 -> -|x|."""
     x = np.asarray(values, dtype=np.float64)
     if direction == HIGHER:
@@ -224,7 +225,7 @@ def group_tests(values: dict[str, np.ndarray], alpha: float = ALPHA) -> GroupTes
     k = len(models)
     means = np.array([np.mean(values[m]) if len(values[m]) else np.nan for m in models])
     ns = np.array([len(values[m]) for m in models])
-    sds = np.array([np.std(values[m], ddof=1) if n > 1 else np.nan for m, n in zip(models, ns)])
+    sds = np.array([np.std(values[m], ddof=1) if n > 1 else np.nan for m, n in zip(models, ns, strict=True)])
     tested = [i for i in range(k) if ns[i] >= MIN_SEEDS]
     untested = [models[i] for i in range(k) if ns[i] < MIN_SEEDS]
     p = np.full((k, k), np.nan)

@@ -24,7 +24,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'ganbench.data' has no attribute {name!r}")
 
 
-def get_dataset(spec: str, data_dir: str | None = None) -> "Dataset":
+def get_dataset(spec: str, data_dir: str | None = None) -> Dataset:
     """Build a dataset from a registered name or ``kind:PATH`` (folder:, npz:)."""
     name, _, arg = spec.partition(":")
     factory = DATASETS.get(name if arg else spec)

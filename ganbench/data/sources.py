@@ -16,8 +16,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganbench.io import OFFLINE_ENV, cache_root, download, offline
 from ganbench.errors import DataNotFoundError, GanbenchError
+from ganbench.io import OFFLINE_ENV, cache_root, download, offline
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ganbench.data.base import Dataset, to_model_space
+from ganbench.data.base import Dataset, ImageDataset, to_model_space
 
 DATA_SEED_OFFSET = 7_919  # the fixed training set's generator: derived from, distinct from, the seed
 
@@ -38,7 +38,7 @@ class SeedStream:
         # Images on an accelerator: the uint8 training set is copied there once, and each batch is
         # indexed there (the same indices as Dataset.train_batch draws), not copied per batch.
         self.images = None
-        if self.data is None and self.device.type != "cpu" and hasattr(dataset, "_train_t"):
+        if self.data is None and self.device.type != "cpu" and isinstance(dataset, ImageDataset):
             self.images = dataset._train_t.to(self.device)
             labels = dataset._train_y_t
             self.labels = None if labels is None else labels.to(self.device)

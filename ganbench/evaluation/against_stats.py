@@ -3,7 +3,8 @@ the file must come from the same extractor, and hold features when a metric need
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -9,22 +9,32 @@ features, reference features (cached for datasets), metrics over features with t
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import torch
 
 from ganbench.data.base import Dataset
 from ganbench.errors import GanbenchError
-from ganbench.features.base import as_extractor
-from ganbench.evaluation.images import _as_images, _is_generator, build_extractor, compute_image_metrics, \
-    extract, extractor_protocol, parse_image_metrics, reference_features, resolve_reference
-from ganbench.evaluation.options import EvalOptions
 from ganbench.evaluation.against_stats import check_stats, score_stats
-from ganbench.refstats import ReferenceStats
+from ganbench.evaluation.images import (
+    _as_images,
+    _is_generator,
+    build_extractor,
+    compute_image_metrics,
+    extract,
+    extractor_protocol,
+    parse_image_metrics,
+    reference_features,
+    resolve_reference,
+)
+from ganbench.evaluation.options import EvalOptions
+from ganbench.features.base import as_extractor
 from ganbench.generators import sample
+from ganbench.refstats import ReferenceStats
 from ganbench.registry import METRICS
 
 CLASS_SAMPLING = "even: sample i gets label i mod num_classes (ganbench.generators.class_labels)"
@@ -159,8 +169,8 @@ def evaluate(source: Any, reference: Any, options: EvalOptions = EvalOptions()) 
     if len(pixels) == len(names):
         info: dict[str, Any] = {}
         values, proto = pixel_metrics(source, ref, pixels, options, info)
-        head = {"metrics_requested": names,
-                "ref": getattr(ref, "name", None) or (str(reference) if isinstance(reference, (str, Path)) else "array")}
+        named = str(reference) if isinstance(reference, (str, Path)) else "array"
+        head = {"metrics_requested": names, "ref": getattr(ref, "name", None) or named}
         return Evaluation(values, {**head, **proto, "metrics": pixels}, info)
     features = tuple(n for n in names if n not in pixels)
     ev = _feature_evaluation(source, reference, ref, options.replace(

@@ -11,8 +11,9 @@ irreproducible).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from ganbench.features.base import as_extractor, build_extractor, extract_featur
 from ganbench.metrics.fid import _fid_fast, _fid_for_bootstrap  # noqa: F401  (_fid_fast: tests)
 from ganbench.metrics.spec import feature_metrics, pixel_metrics
 from ganbench.registry import DATASETS, EXTRACTORS, METRICS
+
+if TYPE_CHECKING:  # for the annotation; resolve_reference imports it when called
+    from ganbench.refstats import ReferenceStats
 
 CI_ALPHA = 0.05
 CI_OUTPUTS = {"fid": ("fid",), "kid": ("kid",), "is": ("is",), "pr": ("precision", "recall"),
@@ -129,17 +133,18 @@ def reference_features(dataset: Dataset, ext: Any, options: EvalOptions, n: int 
         feats, hit = compute(), False
     else:
         fc = options.cache if isinstance(options.cache, FeatureCache) else FeatureCache()
-        feats = fc.load(key)
-        hit = feats is not None
-        if feats is None:
-            feats = fc.get_or_compute(key, compute)  # computes and stores (a miss again, by now)
+        cached = fc.load(key)
+        hit = cached is not None
+        # a miss computes and stores (a miss again, by now)
+        feats = cached if cached is not None else fc.get_or_compute(key, compute)
     if info is not None:
         info.update({"ref_features_s": round(time.perf_counter() - t0, 3), "ref_cache": "hit" if hit else "miss"})
     return feats, proto
 
 
-def resolve_reference(ref: Any, data_dir: str | None = None) -> Dataset | np.ndarray:
-    """A reference given as a Dataset, an image array, an image-set path or a dataset spec."""
+def resolve_reference(ref: Any, data_dir: str | None = None) -> Dataset | np.ndarray | ReferenceStats:
+    """A reference given as a Dataset, an image array, an image-set path or a dataset spec; statistics
+    (a ReferenceStats or a statistics file) come back as they are."""
     from ganbench.data import get_dataset
     from ganbench.data.images import load_images
     from ganbench.refstats import ReferenceStats, is_stats_file, load_stats
@@ -227,7 +232,8 @@ def compute_image_metrics(real: Mapping[str, np.ndarray], fake: Mapping[str, np.
         values.update(out)
         if ci.resamples and name in CI_OUTPUTS:
             try:
-                cis = intervals(_half_fn(name, spec, params), [f] if name == "is" else [r, f], out, ci, CI_BOUNDS)
+                # r is None for IS alone here (uses_real=False): it reads the generated set only.
+                cis = intervals(_half_fn(name, spec, params), [f] if r is None else [r, f], out, ci, CI_BOUNDS)
             except GanbenchError as e:  # e.g. k-NN metrics on halves smaller than k + 1
                 proto.setdefault("ci_unavailable", {})[name] = f"half-samples too small: {e}"
                 cis = {}

@@ -8,9 +8,10 @@ default depends on the inputs (``n_gen``: all images of a set; ``n_real``: as ma
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, get_args
+from typing import Any, Literal, get_args
 
 from ganbench.errors import GanbenchError
 
@@ -38,7 +39,7 @@ REF_SEED = 0
 class EvalOptions:
     """One evaluation's settings. ``extractor`` is a registered name or an extractor object."""
 
-    metrics: tuple[str, ...] = DEFAULT_METRICS
+    metrics: Sequence[str] = DEFAULT_METRICS  # names or a comma list; a tuple after __post_init__
     n_gen: int | None = None          # generated images: drawn from a generator / first N of a set
     n_real: int | None = None         # reference images: seeded subset of ``split`` / first N of a set
     split: Split = "train"

@@ -9,7 +9,8 @@ metrics (or alone, with no extractor built, when only pixel metrics were asked f
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -10,11 +10,11 @@ from typing import Any
 from ganbench.errors import GanbenchError
 from ganbench.evaluation.engine import prepare_reference
 from ganbench.evaluation.images import build_extractor, extractor_protocol, resolve_reference
-from ganbench.evaluation.options import EvalOptions
+from ganbench.evaluation.options import EvalOptions, Split
 from ganbench.refstats import ReferenceStats, compute_stats
 
 
-def stats_from_reference(reference: Any, ext: Any, *, split: str = "train", n: int | None = None,
+def stats_from_reference(reference: Any, ext: Any, *, split: Split = "train", n: int | None = None,
                          batch_size: int = 64, progress: bool = True, keep_features: bool = True,
                          cache: Any = True) -> ReferenceStats:
     """Statistics of a resolved reference (a Dataset: ``n`` images of ``split`` drawn with the fixed
@@ -41,7 +41,7 @@ def stats_from_reference(reference: Any, ext: Any, *, split: str = "train", n: i
 class StatsOptions:
     """What ``ganbench stats`` is asked to compute: the flags, checked, as one object."""
 
-    split: str = "train"
+    split: Split = "train"
     extractor: str = "inception"
     mode: str | None = None
     n: int | None = None
@@ -68,6 +68,7 @@ def reference_stats(source: str, options: StatsOptions) -> ReferenceStats:
 
     EXTRACTORS.get(options.extractor)  # an unknown name fails before any file is read
     reference = resolve_reference(source, options.data_dir)
+    st: ReferenceStats
     if isinstance(reference, ReferenceStats):
         st = reference
     else:

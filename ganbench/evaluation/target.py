@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -115,6 +116,7 @@ def _load(spec: TargetSpec, options: EvalOptions, notify: Callable[[str], None])
     g = loaded.generator
     if options.n_gen is None:
         options = options.replace(n_gen=default_n(options.device, notify))
+    assert options.n_gen is not None  # given, or the default just set
     _check_generator_memory(options.n_gen, options.n_real, g.z_dim, _ref_shape(reference), options.keep_samples)
     seed = loaded.seed if loaded.seed is not None else options.seed
     return _Loaded(g, reference, str(ref), loaded.name, loaded.step, seed, dict(loaded.provenance)), options
@@ -206,7 +208,7 @@ def _min_over_seeds(records: list[ResultRecord]) -> ResultRecord:
 def _mean_over_seeds(records: list[ResultRecord], outputs: list[str]) -> ResultRecord:
     import dataclasses
 
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float | None] = {}
     for k in outputs:
         vals = np.array([r.metrics[k] for r in records if r.metrics.get(k) is not None], dtype=float)
         if len(vals) == len(records):

@@ -1,9 +1,9 @@
 """Feature extractors (the ``FeatureExtractor`` interface, registered in ``ganbench.registry.EXTRACTORS``)
 and the feature cache."""
 
-from ganbench.features import cache, inception  # noqa: F401  (imports register extractors)
-from ganbench.features import classifier  # noqa: F401  (registers the "domain" extractor)
-from ganbench.features import clip, dinov2  # noqa: F401  (register the DINOv2 and CLIP extractors)
+# Importing them registers the extractors: inception (and the cache), classifier ("domain"), clip and
+# dinov2 (the CLIP and DINOv2 ones).
+from ganbench.features import cache, classifier, clip, dinov2, inception  # noqa: F401
 from ganbench.features.base import ExtractorOptions, FeatureExtractor, build_extractor, extract_features
 from ganbench.features.cache import FeatureCache
 from ganbench.features.inception import InceptionExtractor

@@ -12,15 +12,16 @@ preprocessing), ``mode``, ``weights_sha256``, ``dims`` (outputs and their widths
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
 
 from ganbench.errors import GanbenchError
-from ganbench.io import pick_device  # noqa: F401  (the extractors import it from here)
+from ganbench.io import pick_device  # re-exported (__all__): the extractors import it from here
 from ganbench.registry import EXTRACTORS
 
 
@@ -42,7 +43,7 @@ class FeatureExtractor(abc.ABC):
     def __call__(self, images_uint8: Any) -> dict[str, torch.Tensor]:
         """Features of one batch, on this extractor's device."""
 
-    def to(self, device: torch.device | str) -> "FeatureExtractor":
+    def to(self, device: torch.device | str) -> FeatureExtractor:
         self.device = torch.device(device)
         return self
 
@@ -260,7 +261,7 @@ def extract_features(images: Any, extractor: Callable[[torch.Tensor], dict[str, 
     return {k: np.concatenate(v) for k, v in outs.items()}
 
 
-class no_tf32:  # noqa: N801
+class no_tf32:  # lower case: a context manager used like torch.no_grad
     """TF32 convs on Ampere+ GPUs move features by ~1e-3; keep full fp32 like the reference graphs."""
 
     def __init__(self, device: torch.device) -> None:

@@ -9,13 +9,14 @@ import os
 import re
 import warnings
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from ganbench.io import atomic_open, cache_root  # noqa: F401  (cache_root re-exported)
 from ganbench.errors import GanbenchError
+from ganbench.io import atomic_open, cache_root  # cache_root re-exported
 
 _KEY_FIELD = "__ganbench_key__"  # the key's inputs, stored inside each .npz and checked on read
 _HASH_FIELD = "__ganbench_sha256__"  # content hash of the arrays, checked on read
@@ -52,7 +53,7 @@ def array_fingerprint(a: np.ndarray) -> str:
     """Content identity of an in-memory array (dtype, shape and bytes)."""
     a = np.ascontiguousarray(a)
     h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
-    h.update(memoryview(a).cast("B"))
+    h.update(a.data.cast("B"))  # a's buffer (ndarray.data is memoryview(a))
     return h.hexdigest()
 
 
@@ -112,7 +113,7 @@ class FeatureCache:
         data[_KEY_FIELD] = np.array(json.dumps(_canonical(dict(key_parts), "key"), sort_keys=True))
         data[_HASH_FIELD] = np.array(digest)
         with atomic_open(path) as f:
-            np.savez(f, **data)
+            np.savez(f, **data)  # type: ignore[arg-type]  # numpy's stub: a key could be allow_pickle (bool)
         return path
 
     def _lock(self, key_parts: Mapping[str, Any]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -74,7 +75,8 @@ def clip_extractor(name: str, weights: str | Path | None = None, mode: str = "le
                    device: torch.device | str | None = None, *, check_arch: bool = True) -> VitExtractor:
     """The CLIP extractor; ``check_arch=False`` accepts any OpenAI-format ViT (tests use a small one)."""
     w = resolve_weights(SPEC, weights)
-    net = _load(str(w.path), w.sha256, w.pinned, check_arch)
+    # open_clip's VisionTransformer (an untyped package): proj, output_dim and image_size are its own.
+    net: Any = _load(str(w.path), w.sha256, w.pinned, check_arch)
     dims = int(net.proj.shape[1]) if getattr(net, "proj", None) is not None else int(net.output_dim)
     return VitExtractor(name, net, w, mode, NetInput(int(net.image_size[0]), MEAN, STD), dims=dims, device=device)
 

@@ -16,12 +16,18 @@ from ganbench.errors import GanbenchError
 from ganbench.features.base import ExtractorOptions, FeatureExtractor, no_tf32, pick_device, register_extractor
 from ganbench.features.inception_net import build_inception
 from ganbench.features.inception_weights import (
-    ENV_WEIGHTS, PT_INCEPTION_FILENAME, _prepared_state_dict, resolve_inception_weights)
+    ENV_WEIGHTS,
+    PT_INCEPTION_FILENAME,
+    _prepared_state_dict,
+    resolve_inception_weights,
+)
 from ganbench.features.preprocessing import MODES, preprocess
 
 
 class InceptionExtractor(FeatureExtractor):
     """The FID Inception as a FeatureExtractor: uint8 NCHW -> {"pool3", "logits"?}."""
+
+    mode: str  # one of MODES (checked in __init__)
 
     def __init__(self, weights: str | Path | None = None, mode: str = "legacy-tf",
                  device: torch.device | str | None = None, *, fuse: bool = True,
@@ -46,10 +52,11 @@ class InceptionExtractor(FeatureExtractor):
         self.device = torch.device("cpu")
         self.to(pick_device(device))
 
-    def to(self, device: torch.device | str) -> "InceptionExtractor":
+    def to(self, device: torch.device | str) -> InceptionExtractor:
         """Move the network; channels_last is ~1.6x faster for oneDNN convs on CPU."""
         self.device = torch.device(device)
-        self.net.to(self.device, memory_format=torch.channels_last)
+        # Module.to takes memory_format beside a device; torch's overloads do not list that pair.
+        self.net.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         return self
 
     def preprocess(self, images_uint8: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -143,14 +143,14 @@ class _InceptionE(nn.Module):
         return torch.cat([b1, b3, bd, bp], 1)
 
 
-class FIDInceptionE_1(_InceptionE):  # noqa: N801 (pytorch-fid's name)
+class FIDInceptionE_1(_InceptionE):  # pytorch-fid's name
     """Mixed_7b: average pool without counting the padding."""
 
     def _pool(self, x: torch.Tensor) -> torch.Tensor:
         return _avg_pool_tf(x)
 
 
-class FIDInceptionE_2(_InceptionE):  # noqa: N801 (pytorch-fid's name)
+class FIDInceptionE_2(_InceptionE):  # pytorch-fid's name
     """Mixed_7c: the TF graph uses a max pool here (pytorch-fid's "Patch" comment)."""
 
     def _pool(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,7 +185,7 @@ class FIDInceptionV3(nn.Module):
         self.fc = nn.Linear(2048, 1008) if head else None
         self.eval()  # always: train-mode batch norm changes the features (pytorch-fid issue 118)
 
-    def train(self, mode: bool = True) -> "FIDInceptionV3":
+    def train(self, mode: bool = True) -> FIDInceptionV3:
         # A feature network is never trained; refuse to leave eval mode silently.
         return super().train(False)
 
@@ -239,8 +239,10 @@ def _fuse_structure(net: nn.Module) -> None:
     for _, m in _basic_convs(net):
         if isinstance(m.bn, nn.BatchNorm2d):
             c = m.conv
-            m.conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, stride=c.stride,
-                               padding=c.padding, bias=True, device="meta")
+            # torch types a conv's kernel_size/stride/padding as tuple[int, ...] and its constructor's
+            # as tuple[int, int]; these come from a Conv2d, so they are pairs.
+            m.conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, stride=c.stride,  # type: ignore[arg-type]
+                               padding=c.padding, bias=True, device="meta")  # type: ignore[arg-type]
             m.bn = nn.Identity()
 
 

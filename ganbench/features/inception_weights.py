@@ -106,7 +106,7 @@ def _state_dict_from_port(path: Path, data: bytes) -> dict[str, torch.Tensor]:
     if len(prefixes) != NUM_CONVS:
         raise GanbenchError(f"{path}: expected {NUM_CONVS} convolutions, found {len(prefixes)}")
     out: dict[str, torch.Tensor] = {}
-    for (name, m), p in zip(convs, prefixes):
+    for (name, m), p in zip(convs, prefixes, strict=True):
         w = sd[p + ".weight"]
         if tuple(w.shape) != tuple(m.conv.weight.shape):
             raise GanbenchError(f"{path}: layer {p} has shape {tuple(w.shape)}, "

@@ -66,7 +66,7 @@ def resize_clean(x: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
     for i in range(arr.shape[0]):
         for c in range(arr.shape[1]):
             img = Image.fromarray(arr[i, c].astype(np.float32), mode="F")
-            out[i, c] = np.asarray(img.resize((size, size), resample=Image.BICUBIC)).clip(0, 255)
+            out[i, c] = np.asarray(img.resize((size, size), resample=Image.Resampling.BICUBIC)).clip(0, 255)
     return torch.from_numpy(out)
 
 

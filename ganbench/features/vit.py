@@ -69,7 +69,9 @@ class VitExtractor(FeatureExtractor):
     Inception embedding (fid, kid, pr, dc, fd, cmmd, vendi) reads this one unchanged.
     """
 
-    def __init__(self, name: str, net: nn.Module, weights: ResolvedWeights, mode: str, inp: "NetInput", *,
+    mode: str  # one of RESIZE_MODES (checked in __init__)
+
+    def __init__(self, name: str, net: nn.Module, weights: ResolvedWeights, mode: str, inp: NetInput, *,
                  dims: int, device: torch.device | str | None = None) -> None:
         if mode not in RESIZE_MODES:
             raise GanbenchError(f"unknown preprocessing mode {mode!r} for {name}; known: {', '.join(RESIZE_MODES)}")
@@ -83,7 +85,7 @@ class VitExtractor(FeatureExtractor):
         self.device = torch.device("cpu")
         self.to(pick_device(device))
 
-    def to(self, device: torch.device | str) -> "VitExtractor":
+    def to(self, device: torch.device | str) -> VitExtractor:
         self.device = torch.device(device)
         self.net.to(self.device)
         self._mean, self._std = self._mean.to(self.device), self._std.to(self.device)

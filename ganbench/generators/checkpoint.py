@@ -16,7 +16,7 @@ from torch import nn
 
 from ganbench.errors import GanbenchError
 from ganbench.io import atomic_open, safe_torch_load
-from ganbench.layout import CHECKPOINT  # noqa: F401  (its file name inside a run directory)
+from ganbench.layout import CHECKPOINT  # its file name inside a run directory
 
 FORMAT = "ganbench-checkpoint/1"
 
@@ -56,7 +56,8 @@ def _trusted(arch: dict[str, Any], modality: str, recipe_file: str | None, path:
     return True
 
 
-def rebuild_generator(ck: dict[str, Any], path: Path, recipe_file: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+def rebuild_generator(ck: dict[str, Any], path: Path,
+                      recipe_file: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """G rebuilt from the recipe inside a checkpoint, holding its weights; and the checkpoint's run.
     Network classes the checkpoint names as ``package.module:Name`` are imported only from the recipe
     file the user names (``recipe_file``), never because the checkpoint says so."""

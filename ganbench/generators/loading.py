@@ -25,16 +25,17 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from ganbench.errors import DataNotFoundError, GanbenchError
-from ganbench.io import safe_torch_load as _safe_load, sha256_file, torch_zip_members
 from ganbench.generators.checkpoint import is_checkpoint, rebuild_generator
+from ganbench.io import safe_torch_load as _safe_load, sha256_file, torch_zip_members
 from ganbench.registry import ARCHITECTURES
 
 OUTPUT_RANGES: dict[str, tuple[float, float]] = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}
@@ -120,7 +121,7 @@ class ExternalGenerator(nn.Module):
             out = self.inner(z, y) if y is not None else self.inner(z)
         except GanbenchError:
             raise
-        except Exception as e:  # usually a wrong --z-dim or --num-classes: say so in one line
+        except Exception as e:  # noqa: BLE001  usually a wrong --z-dim or --num-classes: say so in one line
             first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
             labels = f" and labels of shape {tuple(y.shape)}" if y is not None else " without labels"
             raise GanbenchError(f"the generator failed on z of shape {tuple(z.shape)}{labels} "
@@ -194,7 +195,7 @@ def load_torchscript(path: Path, device: str | torch.device = "cpu") -> nn.Modul
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit deprecation notice
             return torch.jit.load(str(path), map_location=device)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001  (whatever torch.jit raises means "not loadable", said in one line)
         raise GanbenchError(f"{path}: cannot load TorchScript ({type(e).__name__}: "
                             f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''})") from None
 
@@ -206,7 +207,7 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
 
         try:
             return load_file(str(path), device="cpu")
-        except Exception as e:  # SafetensorError (name varies across versions), OSError, ...: all unreadable
+        except Exception as e:  # noqa: BLE001  SafetensorError (name varies across versions), OSError, ...: all unreadable
             raise GanbenchError(f"{path}: not a readable safetensors file ({e})") from None
     return extract_state_dict(safe_torch_load(path), path)
 
@@ -324,7 +325,7 @@ def _load_entry_point(req: LoadRequest, prov: dict[str, Any]) -> LoadedGenerator
         inner = factory()
     except GanbenchError:
         raise
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001  (whatever the user's factory raises, said in one line)
         first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
         raise GanbenchError(f"entry point {s}: the factory raised {type(e).__name__}: {first[:200]}") from None
     if not callable(inner):
@@ -348,7 +349,8 @@ def _load_torchscript(req: LoadRequest, prov: dict[str, Any]) -> LoadedGenerator
 def _load_checkpoint(req: LoadRequest, ck: dict[str, Any], prov: dict[str, Any]) -> LoadedGenerator:
     g, run = rebuild_generator(ck, req.path, req.recipe)
     # A ganbench checkpoint knows its output range ([-1, 1], tanh) and dimensions.
-    gen = ExternalGenerator(g.to(req.device), g.z_dim, g.num_classes, "-1,1")
+    # torch's Module.__getattr__ types them Tensor | Module; ganbench's generators set them as ints.
+    gen = ExternalGenerator(g.to(req.device), g.z_dim, g.num_classes, "-1,1")  # type: ignore[arg-type]
     step = int(ck.get("step", 0))
     prov.update(target_kind="ganbench-checkpoint", recipe_model=run.get("model"), checkpoint_step=step)
     return LoadedGenerator(gen, "ganbench-checkpoint", str(run.get("model") or req.path.name), step=step,
@@ -415,13 +417,13 @@ def load_generator(spec: str | os.PathLike, device: str | torch.device = "cpu", 
     s = os.fspath(spec)
     req = LoadRequest(s, Path(s).expanduser(), b.get("arch"), b.get("z_dim"), b.get("num_classes"), b["output_range"],
                       parse_shape(b.get("shape")), b.get("arch_options"), device, b.get("recipe"))
-    prov: dict[str, Any] = {"target": s, "target_kind": kind,
-                            "output_range": b["output_range"] if b["output_range"] is not None else "-1,1 (assumed, checked)"}
+    out_range = b["output_range"] if b["output_range"] is not None else "-1,1 (assumed, checked)"
+    prov: dict[str, Any] = {"target": s, "target_kind": kind, "output_range": out_range}
     if kind not in ("entry-point", "samples"):
         prov["target_sha256"] = sha256_file(req.path)
     return LOADERS[kind](req, prov)
 
 
-__all__ = ["LOADERS", "ExternalGenerator", "LoadRequest", "LoadedGenerator", "OUTPUT_RANGES", "build_from_state_dict", "extract_state_dict",
-           "load_generator", "load_state_dict_file", "load_torchscript", "parse_output_range", "parse_shape",
-           "target_kind"]
+__all__ = ["LOADERS", "ExternalGenerator", "LoadRequest", "LoadedGenerator", "OUTPUT_RANGES", "build_from_state_dict",
+           "extract_state_dict", "load_generator", "load_state_dict_file", "load_torchscript", "parse_output_range",
+           "parse_shape", "target_kind"]

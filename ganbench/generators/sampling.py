@@ -6,7 +6,8 @@ state dict + architecture, or a user's factory. Images leave ``sample`` as uint8
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol, runtime_checkable
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch

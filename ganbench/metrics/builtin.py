@@ -16,6 +16,7 @@ from ganbench.metrics import fid, inception_score, kid, prdc
 from ganbench.metrics.spec import HIGHER, LOWER, MetricSpec
 from ganbench.registry import METRICS
 
+
 def _fid(real, fake) -> dict[str, float]:
     return {"fid": fid.fid_from_features(real, fake)}
 
@@ -80,8 +81,8 @@ from ganbench.metrics import fd_inf, memorization, modes, stacked  # noqa: E402,
 modes._register()
 fd_inf._register()
 
-from ganbench.metrics import embedding  # noqa: E402,F401  (fd, cmmd, cdc, vendi; needs MetricSpec)
-from ganbench.metrics import c2st, nnd  # noqa: E402
+# embedding registers fd, cmmd, cdc and vendi when imported; all three need MetricSpec.
+from ganbench.metrics import c2st, embedding, nnd  # noqa: E402,F401
 
 c2st._register()
 nnd._register()

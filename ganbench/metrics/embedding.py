@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganbench.metrics.spec import MetricSpec
 from ganbench.metrics.clipped_dc import clipped_density_coverage
 from ganbench.metrics.cmmd import cmmd
+from ganbench.metrics.spec import MetricSpec
 from ganbench.metrics.vendi import vendi_score
 from ganbench.registry import METRICS
 

@@ -16,8 +16,9 @@ Works on any [N, D] features (Inception, DINOv2, ...). Two subsampling modes:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -12,8 +12,8 @@ clipped to the smaller set (clean-fid does the same; torch-fidelity refuses); ar
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 

@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -129,6 +130,7 @@ def build_critic(shape: tuple[int, ...], dim: int, gen: Any = None) -> Any:
         (top, bottom), (left, right) = same_padding(h), same_padding(w)
         conv = nn.Conv2d(c, width, KERNEL, STRIDE)
         he_init_(conv.weight, gen)
+        assert conv.bias is not None  # Conv2d's default bias=True
         nn.init.zeros_(conv.bias)
         layers += [nn.ZeroPad2d((left, right, top, bottom)), conv, Swish()]
         c, h, w = width, -(-h // STRIDE), -(-w // STRIDE)
@@ -168,7 +170,7 @@ def ema_update_(shadow: Any, critic: Any, decay: float) -> None:
     import torch
 
     with torch.no_grad():
-        for s, p in zip(shadow.parameters(), critic.parameters()):
+        for s, p in zip(shadow.parameters(), critic.parameters(), strict=True):
             s.sub_((1.0 - decay) * (s - p))
 
 
@@ -259,7 +261,7 @@ def train_critic(real: Pool, fake: Pool, shape: tuple[int, ...], budget: NNDBudg
     tail: list[float] = []
     bar = _bar(budget.iters, "nnd critic", progress)
     pairs = zip(real.batches(budget.iters, budget.batch_size, seed, 0),
-                fake.batches(budget.iters, budget.batch_size, seed, 1))
+                fake.batches(budget.iters, budget.batch_size, seed, 1), strict=True)
     for step, (r, f) in enumerate(pairs):
         for group in opt.param_groups:
             group["lr"] = linear_lr(step, budget.iters)
@@ -287,7 +289,7 @@ def evaluate_critic(critic: Any, real: Pool, fake: Pool, budget: NNDBudget, seed
     gen = torch.Generator(device=device).manual_seed(_seed(seed, 9, 0))
     divs = []
     for r, f in zip(real.batches(budget.eval_iters, budget.batch_size, seed, 2),
-                    fake.batches(budget.eval_iters, budget.batch_size, seed, 3)):
+                    fake.batches(budget.eval_iters, budget.batch_size, seed, 3), strict=True):
         cost, _ = critic_cost(critic, scale_and_dequantize(r.to(device), gen), scale_and_dequantize(f.to(device), gen),
                               gen, create_graph=False)
         divs.append(-float(cost.detach()))

@@ -128,7 +128,7 @@ def _ball_stats(dist: np.ndarray, centre_radii: np.ndarray) -> tuple[np.ndarray,
     """For distances [centres, queries]: how many centre balls hold each query (strict <, as prdc),
     and whether each centre's ball holds any query. Written once, used for both roles."""
     inside = dist < centre_radii[:, None]
-    return inside.sum(axis=0), inside.any(axis=1)
+    return inside.sum(axis=0), np.any(inside, axis=1)  # np.any: its stub types an axis reduction as an array
 
 
 def _fraction_inside(counts: np.ndarray) -> float:

@@ -9,12 +9,16 @@ spells these facts.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Final, Literal
 
 from ganbench.errors import GanbenchError
 
-LOWER, HIGHER, ZERO = "lower", "higher", "closer to 0"
+# Final: each is its own literal type, so a spec's {"fid": LOWER} type-checks as a Better.
+LOWER: Final = "lower"
+HIGHER: Final = "higher"
+ZERO: Final = "closer to 0"
 Better = Literal["lower", "higher", "closer to 0"]
 # Parameters that may differ between comparable records: a sampling seed changes the draw, not
 # what is measured (a re-evaluation under other seeds is the comparison ganbench check is for).
@@ -62,16 +66,16 @@ class MetricSpec:
         if bad:
             raise ValueError(f"metric {self.name}: unknown direction(s) {bad}")
         object.__setattr__(self, "better", norm)
-        if self.protocol is None:
-            object.__setattr__(self, "protocol", {p: f"{self.name}_{p}" for p in self.params})
+        protocol = self.protocol if self.protocol is not None else {p: f"{self.name}_{p}" for p in self.params}
+        object.__setattr__(self, "protocol", protocol)
         if self.compared is None:
-            object.__setattr__(self, "compared", tuple(k for p, k in self.protocol.items()
+            object.__setattr__(self, "compared", tuple(k for p, k in protocol.items()
                                                        if p not in VARYING_PARAMS))
 
     @property
     def higher_is_better(self) -> dict[str, bool | None]:
         """Per output: True (higher), False (lower), None (closer to 0, or not a quality)."""
-        return {k: {HIGHER: True, LOWER: False}.get(v) for k, v in self.better.items()}
+        return {k: v == HIGHER if v in (HIGHER, LOWER) else None for k, v in self.better.items()}
 
     def used_params(self, n_real: int, n_gen: int, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The parameter values a computation on these set sizes uses; ``overrides`` replace defaults
@@ -85,6 +89,7 @@ class MetricSpec:
 
     def protocol_of(self, used: Mapping[str, Any]) -> dict[str, Any]:
         """The protocol entries that record ``used`` (from ``used_params``)."""
+        assert self.protocol is not None  # __post_init__ fills it
         return {key: used[p] for p, key in self.protocol.items() if p in used}
 
     def __call__(self, real: Any, fake: Any, **params: Any) -> dict[str, float]:
@@ -113,8 +118,10 @@ def _specs() -> list[MetricSpec]:
 def direction(output: str) -> Better | None:
     """Which way ``output`` is better ("lower", "higher", "closer to 0"), None when no spec judges it."""
     for spec in _specs():
-        if spec.better.get(output) is not None:
-            return spec.better[output]
+        d = spec.better.get(output)
+        if d is not None:
+            assert not isinstance(d, bool)  # __post_init__ turned True/False into "higher"/"lower"
+            return d
     return None
 
 
@@ -146,12 +153,17 @@ def pixel_metrics() -> list[str]:
     return [n for n in METRICS.registered() if METRICS.get(n).kind == "pixels"]
 
 
+def _compared(spec: MetricSpec) -> tuple[str, ...]:
+    assert spec.compared is not None  # MetricSpec.__post_init__ fills it
+    return spec.compared
+
+
 def compared_keys() -> list[str]:
     """Every protocol key some spec declares as making records incomparable."""
-    return list(dict.fromkeys(k for s in _specs() for k in s.compared))
+    return list(dict.fromkeys(k for s in _specs() for k in _compared(s)))
 
 
 def compared_keys_of(output: str) -> list[str]:
     """The protocol keys that make two values of ``output`` incomparable (the ``compared`` keys of
     every spec that returns it)."""
-    return list(dict.fromkeys(k for s in _specs() if output in s.better for k in s.compared))
+    return list(dict.fromkeys(k for s in _specs() if output in s.better for k in _compared(s)))

@@ -35,6 +35,7 @@ def resnet_plan(shape: tuple[int, ...]) -> tuple[int, int]:
 def _xavier(m: nn.Module, gain: float) -> nn.Module:
     p = getattr(m, "parametrizations", None)
     w = p.weight.original if p is not None and hasattr(p, "weight") else m.weight
+    assert isinstance(w, torch.Tensor)  # a conv's or linear layer's weight (Module.__getattr__ is untyped)
     nn.init.xavier_uniform_(w, gain)
     return m
 
@@ -111,7 +112,7 @@ class ResNetDiscriminator(nn.Module):
     def __init__(self, in_shape: tuple[int, ...], d_width: int = 128, d_norm: str = "spectral", num_classes: int = 0,
                  conditional: str = "", **_: object) -> None:
         super().__init__()
-        _, n_up = resnet_plan(in_shape)
+        n_up = resnet_plan(in_shape)[1]
         check_d_norm(d_norm, ("spectral", "none"), arch="resnet")
         # SNGAN 32x32: optimized block (down), block (down), two blocks; D stops at twice G's start
         # (8x8: at G's start).

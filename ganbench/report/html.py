@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ganbench.records import ResultRecord
 
@@ -179,7 +180,7 @@ def render_report(title: str, records: list[ResultRecord], table_html: str, tabl
     sections.append(("Provenance", _provenance_html(records)))
     nav = "".join(f'<a href="#{_anchor(t)}">{html.escape(t)}</a>' for t, _ in sections)
     body = "".join(f'<section id="{_anchor(t)}"><h2>{html.escape(t)}</h2>{c}</section>' for t, c in sections)
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     meta = [f"{len(records)} records · models: {', '.join(models)} · datasets: {', '.join(datasets)} · "
             f"seeds: {', '.join(map(str, seeds))}", f"generated {now}", *(extra_lines or [])]
     meta_html = "".join(f'<p class="meta">{html.escape(m)}</p>' for m in meta)

@@ -6,17 +6,17 @@ from __future__ import annotations
 import re
 import textwrap
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: files only
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
 
-from ganbench.records import ResultRecord  # noqa: E402
+from ganbench.records import ResultRecord
 
 DPI = 110
 
@@ -85,8 +85,8 @@ def metric_curves(records: Iterable[ResultRecord], out_dir: Path) -> dict[str, P
     model (mean over seeds, band = std). Datasets evaluated at fewer than two steps are skipped."""
     import seaborn as sns
 
-    from ganbench.report.tables import metric_order, records_frame
     from ganbench.check import is_quality_metric
+    from ganbench.report.tables import metric_order, records_frame
 
     df = records_frame(records)
     if df.empty:
@@ -168,7 +168,7 @@ def sample_grid(images: np.ndarray, path: Path, n: int = 64, nrow: int = 8, pad:
     img = Image.fromarray(canvas)
     scale = max(1, round(min_cell / max(h, w)))  # 28 px -> x2, 32 px -> x2, 8 px -> x8
     if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
     return path

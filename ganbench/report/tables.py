@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import html as _html
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ def summary(records: Iterable[ResultRecord], metrics: list[str] | None = None) -
     g = df.groupby(["model", "dataset", "metric"], sort=False)["value"]
     out = g.agg(mean="mean", std="std", n_seeds="count", n_runs="size").reset_index()
     out["std"] = out["std"].fillna(0.0)
-    half = [t_half_width(sd, n) for sd, n in zip(out["std"], out["n_seeds"])]
+    half = [t_half_width(sd, n) for sd, n in zip(out["std"], out["n_seeds"], strict=True)]
     bounds = [metric_range(k) for k in out["metric"]]
     # A t-interval can leave the metric's range (modes [-16.6, 21.6] from 2 seeds): clip it there.
     out["seed_ci_low"] = np.maximum(out["mean"] - half, [lo for lo, _ in bounds])
@@ -65,7 +65,7 @@ def summary(records: Iterable[ResultRecord], metrics: list[str] | None = None) -
     comp = out.set_index(["model", "dataset", "metric"])["mean"]
     for side in ("low", "high"):
         out[f"ci_{side}"] = [comp.get((m, d, f"{k}_ci_{side}"), np.nan)
-                             for m, d, k in zip(out["model"], out["dataset"], out["metric"])]
+                             for m, d, k in zip(out["model"], out["dataset"], out["metric"], strict=True)]
     keep = out["metric"].map(is_quality_metric)
     if metrics:
         keep &= out["metric"].isin(metrics)
@@ -179,7 +179,8 @@ def table_cells(records: Iterable[ResultRecord], metrics: list[str] | None = Non
     if s.empty:
         return TableCells(pd.DataFrame(), pd.DataFrame(), [])
     groups = best_groups(records, metrics)
-    s["best"] = [in_group(groups, d, m, model) for d, m, model in zip(s["dataset"], s["metric"], s["model"])]
+    s["best"] = [in_group(groups, d, m, model)
+                 for d, m, model in zip(s["dataset"], s["metric"], s["model"], strict=True)]
     models = list(dict.fromkeys(s["model"]))
     datasets = list(dict.fromkeys(s["dataset"]))
     columns: list[tuple[str, str, str]] = []
@@ -201,10 +202,10 @@ def table_cells(records: Iterable[ResultRecord], metrics: list[str] | None = Non
                 data[col][model] = text
                 best[col][model] = bool(r["best"])
             if rows["ci_low"].notna().any():
-                ci = (d, m, "ci")
-                columns.append(ci)
-                data[ci] = {model: _fmt_ci(r["mean"], r["ci_low"], r["ci_high"]) for model, r in rows.iterrows()}
-                best[ci] = {model: False for model in rows.index}
+                ci_col = (d, m, "ci")
+                columns.append(ci_col)
+                data[ci_col] = {model: _fmt_ci(r["mean"], r["ci_low"], r["ci_high"]) for model, r in rows.iterrows()}
+                best[ci_col] = {model: False for model in rows.index}
     cells = pd.DataFrame({c: pd.Series(data[c]) for c in columns}).reindex(models).fillna("")
     mask = pd.DataFrame({c: pd.Series(best[c]) for c in columns}).reindex(models).fillna(False).astype(bool)
     cells.columns = mask.columns = pd.MultiIndex.from_tuples(columns)
@@ -269,7 +270,8 @@ def csv_table(records: Iterable[ResultRecord], metrics: list[str] | None = None)
     s["direction"] = s["metric"].map(lambda m: direction(m) or "")
     s["best"] = best_mask(s) if not s.empty else pd.Series(dtype=bool)
     groups = best_groups(records, metrics) if not s.empty else {}
-    s["best_group"] = [in_group(groups, d, m, model) for d, m, model in zip(s["dataset"], s["metric"], s["model"])]
+    s["best_group"] = [in_group(groups, d, m, model)
+                       for d, m, model in zip(s["dataset"], s["metric"], s["model"], strict=True)]
     return s.to_csv(index=False, float_format="%.6g")
 
 
@@ -295,7 +297,7 @@ def latex_table(records: Iterable[ResultRecord], metrics: list[str] | None = Non
          for d, m, k in t.columns])
     # Arrows after escaping, so their $...$ survives.
     df.columns = pd.MultiIndex.from_tuples([(d, lbl + _latex_arrow(m) if k == "value" else lbl)
-                                            for (d, lbl), (_, m, k) in zip(df.columns, t.columns)])
+                                            for (d, lbl), (_, m, k) in zip(df.columns, t.columns, strict=True)])
     df.index = [latex_escape(i) for i in df.index]
     df.columns.names = [None, "model"]  # "model" in the header corner, not a row of its own
     best = t.best.copy()

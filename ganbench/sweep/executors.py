@@ -15,7 +15,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
@@ -149,9 +148,10 @@ def run_slurm(plan: Plan, opts: ExecutorOptions, plan_path: Path, on_done: Calla
         task = plan.task(index[job.job_id])
         try:
             out = job.result()
-        except Exception as e:  # submitit's FailedJobError/UncompletedJobError: the job's last words
+        except Exception as e:  # noqa: BLE001  submitit's FailedJobError/UncompletedJobError: the job's last words
             lines = [s for s in str(e).strip().splitlines() if s.strip()]
-            out = _failed(plan.configs(task.index), f"{type(e).__name__}: {lines[-1] if lines else ''} (logs: {folder})")
+            last = lines[-1] if lines else ""
+            out = _failed(plan.configs(task.index), f"{type(e).__name__}: {last} (logs: {folder})")
         outcomes += out
         on_done(task.label, out)
     return outcomes

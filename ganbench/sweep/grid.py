@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ganbench.config import RunConfig, is_recipe_file, load_recipe
 from ganbench.errors import GanbenchError
@@ -47,14 +48,16 @@ def parse_models(spec: str | list[str], allow_empty: bool = False) -> list[Model
     names = [m.name for m in out]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise GanbenchError(f"--models names {twice[0]!r} twice ({', '.join(m.recipe_file or m.name for m in out if m.name == twice[0])}); "
+        where = ", ".join(m.recipe_file or m.name for m in out if m.name == twice[0])
+        raise GanbenchError(f"--models names {twice[0]!r} twice ({where}); "
                             "give the recipe file its own name (name = \"...\" in the file)")
     if not out and not allow_empty:
         raise GanbenchError("--models is empty")
     return out
 
 
-def grid(models: list[ModelSpec] | list[str], datasets: list[str], seeds: list[int], base: RunConfig) -> list[RunConfig]:
+def grid(models: list[ModelSpec] | list[str], datasets: list[str], seeds: list[int],
+         base: RunConfig) -> list[RunConfig]:
     """Every (model, dataset, seed) as a RunConfig, datasets outermost (the tables' order); a model is
     a ``ModelSpec`` or a registered name."""
     specs = [m if isinstance(m, ModelSpec) else ModelSpec(m) for m in models]

@@ -34,7 +34,7 @@ def _init_worker(parent_pid: int, progress_queue: Any) -> None:
 
 def default_workers(device: str) -> int:
     # Small MLPs use one core poorly split two ways; two single-threaded runs use both.
-    if device != "cpu" and (device == "auto" and torch.cuda.is_available() or device.startswith("cuda")):
+    if device != "cpu" and ((device == "auto" and torch.cuda.is_available()) or device.startswith("cuda")):
         return 1
     return max(1, min(2, os.cpu_count() or 1))
 
@@ -66,11 +66,10 @@ def run_local(plan: Plan, workers: int, progress: bool, resume: bool, method: An
         # outlive a killed suite, while pool workers die with it (die_with_parent).
         q = ctx.Queue()
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                    initargs=(os.getpid(), q)) as pool:
-            with display.listen(q):
-                futures = [pool.submit(_run_worker, plan, t.index, resume) for t in order]
-                for fut in cf.as_completed(futures):
-                    finished(fut.result())
+                                    initargs=(os.getpid(), q)) as pool, display.listen(q):
+            futures = [pool.submit(_run_worker, plan, t.index, resume) for t in order]
+            for fut in cf.as_completed(futures):
+                finished(fut.result())
     display.close()
     return outcomes
 

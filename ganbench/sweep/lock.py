@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -90,10 +91,8 @@ def die_with_parent(parent_pid: int | None = None, poll_s: float = 0.5) -> None:
     """
     parent = parent_pid if parent_pid is not None else os.getppid()
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
     if os.getppid() != parent:
         os._exit(1)
 

@@ -24,7 +24,7 @@ from ganbench.training.run import RunOutcome, TaskRun, guarded
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def read_state(run_dir: str | Path) -> dict[str, Any] | None:
@@ -53,7 +53,9 @@ def mark_failed(cfgs: list[RunConfig], error: str) -> list[RunOutcome]:
 
 
 def _done(cfg: RunConfig, state: dict[str, Any] | None, task_id: str) -> bool:
-    return bool(state) and state.get("state") == "done" and state.get("id") == task_id and cfg.layout().records.exists()
+    if not state:
+        return False
+    return state.get("state") == "done" and state.get("id") == task_id and cfg.layout().records.exists()
 
 
 def task_done(cfgs: list[RunConfig], task_id: str) -> bool:
@@ -75,14 +77,19 @@ def run_tracked(cfgs: list[RunConfig], task_id: str, threads: int | None = None,
         torch.set_num_threads(threads)
     worker_setup(progress_queue)
     runs: list[TaskRun] = []
-    failed = guarded(cfgs, lambda: runs.append(TaskRun(cfgs, method)) or [])
+
+    def start() -> list[RunOutcome]:
+        runs.append(TaskRun(cfgs, method))
+        return []
+
+    failed = guarded(cfgs, start)
     if not runs:  # the method, data or a checkpoint was refused
         if not cfgs[0].resume or failed[0].bug:  # refuses to overwrite; a finished task's state stays as it is
             return failed
         return mark_failed(cfgs, str(failed[0].error))
     run = runs[0]
     prev = [read_state(c.layout().root) or {} for c in cfgs]
-    if cfgs[0].resume and all(_done(c, p, task_id) for c, p in zip(cfgs, prev)):
+    if cfgs[0].resume and all(_done(c, p, task_id) for c, p in zip(cfgs, prev, strict=True)):
         return [RunOutcome(c, [r.__dict__ for r in run_records(c.layout())], 0.0, skipped=True) for c in cfgs]
     attempt = max(int(p.get("attempt", 0)) for p in prev) + 1
     common = {"id": task_id, "model": cfgs[0].model, "dataset": cfgs[0].dataset, "seeds": [c.seed for c in cfgs],

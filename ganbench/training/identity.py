@@ -69,7 +69,8 @@ def _diff_detail(key: str, old: Any, new: Any) -> str:
 
 def check_resume_identity(ck: dict[str, Any], path: Path, identity: dict[str, Any]) -> None:
     """A one-line error naming every key in which checkpoint ``ck`` differs from ``identity``."""
-    run = ck.get("run") if isinstance(ck.get("run"), dict) else {}
+    raw = ck.get("run")
+    run = raw if isinstance(raw, dict) else {}
     stored = {**run, "recipe": ck.get("recipe")}
     diff = [k for k in identity if _flat(stored.get(k)) != _flat(identity[k])]
     if diff:

@@ -37,7 +37,9 @@ def test_readme_example_runs(fmnist, tmp_path):
 
 class Pixels(FeatureExtractor):
     name, weights_sha256, mode = "pixels-8x8", None, None
-    dims = {"pool3": 192}
+
+    def __init__(self) -> None:
+        self.dims = {"pool3": 192}
 
     def __call__(self, x):
         x = torch.as_tensor(x).float()
@@ -51,7 +53,7 @@ def _images(n: int, seed: int) -> np.ndarray:
 
 def test_evaluate_returns_values_intervals_and_protocol():
     import ganbench
-    import ganbench.evaluation.engine  # noqa: F401  (the engine loaded: ganbench.evaluate is still the API)
+    import ganbench.evaluation.engine  # (the engine loaded: ganbench.evaluate is still the API)
 
     r = ganbench.evaluate(_images(40, 0), _images(50, 1), metrics=["fd", "cdc", "vendi"], extractor=Pixels(),
                           n_boot=5)
@@ -69,7 +71,7 @@ def test_evaluate_returns_values_intervals_and_protocol():
 def test_evaluate_rejects_unknown_options_and_preset_conflicts():
     from ganbench.api import evaluate
 
-    with pytest.raises(GanbenchError, match="unknown option.*n_sample"):
+    with pytest.raises(GanbenchError, match=r"unknown option.*n_sample"):
         evaluate(_images(4, 0), _images(4, 1), n_sample=3)
     with pytest.raises(GanbenchError):  # an unknown preset (or no presets at all): one line, no traceback
         evaluate(_images(4, 0), _images(4, 1), preset="no-such-preset")

@@ -6,14 +6,16 @@ tests/unit/test_nnd.py the definitions."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.errors import GanbenchError
 from ganbench.records import read_records
+
+from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 
 EXT = register_pixel_extractor("test-pixels-c2st")
 TINY = {"iters": 6, "batch_size": 8, "eval_iters": 2, "dim": 4}
@@ -45,7 +47,8 @@ def test_api_c2st_with_its_protocol_interval_and_options():
     lo, hi = r.intervals["c2st_accuracy"]
     assert lo <= r["c2st_accuracy"] <= hi
     p = r.protocol
-    assert (p["c2st_classifier"], p["c2st_test_fraction"], p["c2st_seed"], p["c2st_n_per_class"]) == ("logistic", 0.5, 0, 60)
+    assert (p["c2st_classifier"], p["c2st_test_fraction"], p["c2st_seed"], p["c2st_n_per_class"]) == \
+        ("logistic", 0.5, 0, 60)
     assert "Clopper-Pearson" in p["c2st_interval"] and p["metrics"] == ["fd", "c2st"]
     r1 = ganbench.evaluate(_images(60, 0), _images(80, 1), metrics=["c2st"], extractor=EXT, n_boot=0,
                            metric_options={"c2st": {"classifier": "1nn", "test_fraction": 0.4}})
@@ -90,7 +93,7 @@ def test_nnd_on_a_dataset_trains_on_one_split_and_scores_on_the_other():
                            metric_options={"nnd": {**TINY, "critic_split": "test", "eval_split": "test"}})
     assert r2.protocol["nnd_real"] == "toy test split in two seeded halves of 15 and 15"
     no_test = ImageDataset("toy2", _images(50, 0))
-    with pytest.raises(GanbenchError, match="nnd needs its critic's and its held-out real images: .*no test split"):
+    with pytest.raises(GanbenchError, match=r"nnd needs its critic's and its held-out real images: .*no test split"):
         ganbench.evaluate(_images(40, 3), no_test, metrics=["nnd"], metric_options={"nnd": TINY})
 
 
@@ -99,10 +102,12 @@ def test_nnd_refuses_what_it_cannot_use(tmp_path):
     from ganbench.data.mog import ring
     from ganbench.refstats import ReferenceStats
 
-    with pytest.raises(GanbenchError, match="nnd trains a convolutional critic on images; dataset 'ring' holds vectors"):
+    with pytest.raises(GanbenchError,
+                       match="nnd trains a convolutional critic on images; dataset 'ring' holds vectors"):
         ganbench.evaluate(_images(40, 0), ring(), metrics=["nnd"])
     stats = ReferenceStats(np.zeros(3), np.eye(3), None, {}, path="ref-stats.npz")
-    with pytest.raises(GanbenchError, match="nnd needs real images; ref-stats.npz holds only feature statistics"):
+    with pytest.raises(GanbenchError,
+                       match=re.escape("nnd needs real images; ref-stats.npz holds only feature statistics")):
         ganbench.evaluate(_images(40, 0), stats, metrics=["fid", "nnd"], extractor=EXT)
     with pytest.raises(GanbenchError, match="unknown nnd budget 'fast'"):
         ganbench.evaluate(_images(40, 0), _images(40, 1), metrics=["nnd"], metric_options={"nnd": {"budget": "fast"}})

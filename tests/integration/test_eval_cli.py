@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.records import read_records
+
+from cli_fakes import register_pixel_extractor, run_cli  # tests/ is on sys.path (rootdir conftest)
 
 CMD = [sys.executable, "-m", "ganbench.cli"]
 EXT = register_pixel_extractor("test-pixels-cli")
@@ -162,7 +163,7 @@ def test_dataset_reference_is_cached_and_stored_in_the_record(tmp_path, capsys):
     np.save(tmp_path / "s.npy", x[:, :1])  # grayscale, like the digits
     recs = []
     for i in range(2):
-        code, out, err = run_cli(capsys, "eval", tmp_path / "s.npy", "--ref", "digits32", "--features", EXT, "-q",
+        code, _out, err = run_cli(capsys, "eval", tmp_path / "s.npy", "--ref", "digits32", "--features", EXT, "-q",
                                  "--n-real", 40, "--bootstrap", 0, "--json", tmp_path / f"r{i}.json")
         assert code == 0, err
         recs += read_records([tmp_path / f"r{i}.json"])

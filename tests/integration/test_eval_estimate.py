@@ -6,14 +6,15 @@ import dataclasses
 
 import pytest
 import torch
-from cli_fakes import (  # tests/ is on sys.path (rootdir conftest)
-    register_pixel_extractor,
-    run_cli,
-)
 
 from ganbench.config import RunConfig
 from ganbench.errors import GanbenchError
 from ganbench.estimate import CPU_DEFAULT_N, eval_estimate, fmt_duration, run_estimate
+
+from cli_fakes import (  # tests/ is on sys.path (rootdir conftest)
+    register_pixel_extractor,
+    run_cli,
+)
 
 EXT = register_pixel_extractor("test-pixels-estimate", pool=4)
 
@@ -54,10 +55,10 @@ def test_eval_prints_an_estimate_before_the_work(checkpoint, capsys, monkeypatch
 
 def test_explicit_n_is_kept_and_quiet_skips_the_probe(checkpoint, capsys, monkeypatch):
     seen = _stop_at_work(monkeypatch)
-    code, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu", "-n", 50)
+    _, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu", "-n", 50)
     assert seen["n"] == 50 and "for 50 generated + 50 real images" in err and "defaults to" not in err
     assert f"-n {CPU_DEFAULT_N} takes" in err
-    code, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu", "-n", 50, "-q")
+    _, _, err = run_cli(capsys, "eval", checkpoint, "--features", EXT, "--device", "cpu", "-n", 50, "-q")
     assert "estimate" not in err
 
 

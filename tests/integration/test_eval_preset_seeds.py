@@ -8,13 +8,14 @@ import json
 
 import numpy as np
 import pytest
+
+from ganbench.config import RunConfig
+from ganbench.presets import MEAN_EVAL, MIN_EVAL, PRESETS, Preset
+
 from cli_fakes import (  # tests/ is on sys.path (rootdir conftest)
     register_pixel_extractor,
     run_cli,
 )
-
-from ganbench.config import RunConfig
-from ganbench.presets import MEAN_EVAL, MIN_EVAL, PRESETS, Preset
 
 EXT = register_pixel_extractor("test-pixels-preset-seeds", pool=4)
 

@@ -24,14 +24,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.config import RunConfig
 from ganbench.evaluation.engine import evaluate as run_engine
 from ganbench.evaluation.options import EvalOptions
+from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.generators import sample_all
 from ganbench.records import read_records
-from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.registry import ARCHITECTURES, EXTRACTORS
+
+from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 
 EXT = "test-pixels-ext"
 
@@ -47,9 +48,8 @@ class PixelExtractor(FeatureExtractor):
     """Deterministic stand-in for Inception: 8x8 pooled pixels ("pool3") and projected "logits"."""
 
     name, weights_sha256, mode = "test-pixels-ext", None, "legacy-tf"
-    dims = {"pool3": 192, "logits": 10}
-
     def __init__(self) -> None:
+        self.dims = {"pool3": 192, "logits": 10}
         self.w = torch.randn(192, 10, generator=torch.Generator().manual_seed(0))
 
     def __call__(self, x):
@@ -246,7 +246,7 @@ def test_ganbench_checkpoint_defaults_to_its_dataset(tmp_path, capsys):
     loop = seed_loop(cfg)
     (ck,) = loop.save()
     out = tmp_path / "ck.jsonl"
-    code, stdout, err = run_cli(capsys, "eval", ck, "--features", EXT, "-n", 20, "--n-real", 30, "--bootstrap", 0,
+    code, _stdout, err = run_cli(capsys, "eval", ck, "--features", EXT, "-n", 20, "--n-real", 30, "--bootstrap", 0,
                                 "--json", out, "-q")
     assert code == 0, err
     (rec,) = read_records([out])

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # cli_fakes, also when run as a script
 
-from cli_fakes import PixelExtractor  # noqa: E402
+from cli_fakes import PixelExtractor
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "same_numbers.jsonl"
 # Provenance says where and when; these protocol entries name files of the temporary folder.
@@ -123,13 +123,14 @@ def test_run_and_eval_give_the_numbers_of_the_code_before_the_redesign(tmp_path,
     now = make_records(tmp_path)
     assert [(r["model"], r["dataset"], r["step"], r["kind"]) for r in now] == \
         [(r["model"], r["dataset"], r["step"], r["kind"]) for r in before]
-    for a, b in zip(before, now):
+    for a, b in zip(before, now, strict=True):
         where = f"{a['model']}/{a['dataset']} step {a['step']} ({a['kind']})"
         assert set(a["metrics"]) == set(b["metrics"]), where
         rtol = RTOL["image" if a["dataset"] == "cifar10" else "vector"]
         for k in a["metrics"]:
             assert _same(a["metrics"][k], b["metrics"][k], rtol), f"{where}: {k} {a['metrics'][k]} -> {b['metrics'][k]}"
-        pa = {k: v for k, v in a["protocol"].items() if k not in VOLATILE and not (k in DROPPED and k not in b["protocol"])}
+        pa = {k: v for k, v in a["protocol"].items()
+              if k not in VOLATILE and not (k in DROPPED and k not in b["protocol"])}
         pb = {k: v for k, v in b["protocol"].items() if k not in VOLATILE and not (k in ADDED and k not in pa)}
         if b["kind"] == "train-eval" and "sample_seed" in pb:  # each seed's record names its own evaluation seeds
             assert pb["sample_seed"] == 10_000 + b["seed"], where

@@ -12,11 +12,12 @@ import json
 import numpy as np
 import pytest
 
-from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 from ganbench.errors import GanbenchError
 from ganbench.features.base import FeatureExtractor
 from ganbench.metrics.fid import fid_statistics_to_metric
 from ganbench.refstats import ReferenceStats, compute_stats, load_stats, save_stats
+
+from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 
 N = 12
 

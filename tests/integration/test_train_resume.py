@@ -12,9 +12,9 @@ import torch
 
 from ganbench.config import RunConfig
 from ganbench.evaluation.training import make_evaluator
-from ganbench.records import read_records
 from ganbench.generators.checkpoint import load_checkpoint
 from ganbench.layout import CHECKPOINT
+from ganbench.records import read_records
 from ganbench.training.run import seed_loop
 
 BUDGET = {"steps": 60, "eval_every": 20, "checkpoint_every": 10}
@@ -79,7 +79,7 @@ def test_killed_process_resumes_to_the_same_result(tmp_path):
     b = load_checkpoint(ck)
     assert a["step"] == b["step"] == 1500
     _assert_same_state(a, b)
-    final = lambda d: {r.step: r.metrics for r in read_records([d])}[1500]  # noqa: E731
+    final = lambda d: {r.step: r.metrics for r in read_records([d])}[1500]
     assert final(tmp_path / "full") == final(tmp_path / "cut")
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 
 from ganbench.training.method import AlternatingStep
+
+from cli_fakes import run_cli  # tests/ is on sys.path (rootdir conftest)
 
 HERE = Path(__file__).resolve()
 SMOKE = ["--dataset", "ring", "--budget", "smoke", "--seeds", "0,1", "--steps", "40", "--eval-every", "20", "--quiet",
@@ -35,7 +36,8 @@ class HalfR1EMA(AlternatingStep):
         real, _ = players.d(x_real)
         fake, _ = players.d(x_fake)
         (grad,) = torch.autograd.grad(real.sum(), x_real, create_graph=True)
-        return self.objective.d_loss(real, fake) + self.recipe.params["r1"] * (players.example_norms(grad) ** 2).mean(-1)
+        penalty = (players.example_norms(grad) ** 2).mean(-1)
+        return self.objective.d_loss(real, fake) + self.recipe.params["r1"] * penalty
 
     def generator_step(self, players):
         loss = super().generator_step(players)
@@ -80,7 +82,7 @@ def _records(out: Path) -> dict:
 
 
 def test_a_recipe_file_trains_beside_a_baseline_and_says_what_code_it_ran(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "run", "--models", f"{_recipe(tmp_path)},gan", *SMOKE, "--out", tmp_path / "run")
+    code, _out, err = run_cli(capsys, "run", "--models", f"{_recipe(tmp_path)},gan", *SMOKE, "--out", tmp_path / "run")
     assert code == 0, err
     recs = _records(tmp_path / "run")
     assert {k[0] for k in recs} == {"mine", "gan"} and {k[3] for k in recs} == {20, 40}
@@ -115,8 +117,9 @@ def test_the_python_interface_gives_the_records_of_the_cli(tmp_path, capsys):
 
 def test_a_killed_run_of_a_user_method_resumes_to_the_uninterrupted_records(tmp_path):
     recipe = _recipe(tmp_path)
-    args = ["run", "--models", str(recipe), "--dataset", "ring", "--budget", "smoke", "--seeds", "0,1", "--steps", "400",
-            "--eval-every", "200", "--checkpoint-every", "20", "--workers", "1", "--quiet", "--no-tensorboard"]
+    args = ["run", "--models", str(recipe), "--dataset", "ring", "--budget", "smoke", "--seeds", "0,1",
+            "--steps", "400", "--eval-every", "200", "--checkpoint-every", "20", "--workers", "1", "--quiet",
+            "--no-tensorboard"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(HERE.parent), *sys.path])}
     cmd = [sys.executable, "-m", "ganbench.cli"]
     ck = tmp_path / "cut" / "mine" / "ring" / "seed0" / "checkpoint.pt"
@@ -193,8 +196,8 @@ def test_two_models_of_one_name_are_refused(tmp_path, capsys):
 
 def test_a_checkpoint_never_imports_the_code_its_recipe_names(tmp_path, capsys):
     """`ganbench eval` of a checkpoint whose networks are a user's: refused without the recipe, not imported."""
-    from ganbench.generators.checkpoint import rebuild_generator
     from ganbench.errors import GanbenchError
+    from ganbench.generators.checkpoint import rebuild_generator
 
     ck = {"recipe": {"arch": {"image": {"generator": "evil_module:G", "discriminator": "dcgan"}}},
           "run": {"modality": "image", "shape": [1, 8, 8], "num_classes": 0}, "generator": {}}

@@ -46,9 +46,9 @@ def cli_inproc(capsys, *args) -> tuple[int, str, str]:
 def running_task(out, min_step=1, max_step=None):
     """(task.json state, checkpoint step, seed directory) of a task now running in ``out`` past its
     first checkpoint."""
-    from ganbench.sweep.state import read_state
     from ganbench.generators.checkpoint import load_checkpoint
     from ganbench.layout import CHECKPOINT
+    from ganbench.sweep.state import read_state
 
     for state_file in out.rglob("task.json"):
         st = read_state(state_file.parent) or {}

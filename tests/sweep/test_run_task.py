@@ -9,10 +9,10 @@ import pytest
 from conftest import CMD, cli_env, cli_inproc, metrics_by_key, run_cli
 
 import ganbench.training.run
-from ganbench.sweep.plan import load_plan
-from ganbench.sweep.state import read_state, run_task_of_plan
 from ganbench.generators.checkpoint import load_checkpoint
 from ganbench.layout import CHECKPOINT
+from ganbench.sweep.plan import load_plan
+from ganbench.sweep.state import read_state, run_task_of_plan
 
 SMALL = ["--models", "gan", "--dataset", "grid,ring", "--seeds", "0,1", "--budget", "smoke",
          "--steps", "40", "--eval-every", "20", "--quiet"]

@@ -46,7 +46,7 @@ def test_split_is_balanced_stratified_and_seeded():
     rng = np.random.default_rng(0)
     a = balanced_split(rng.normal(size=(50, 3)), rng.normal(size=(80, 3)), 0.4, seed=1)
     b = balanced_split(rng.normal(size=(50, 3)), rng.normal(size=(80, 3)), 0.4, seed=1)
-    x_tr, x_te, y_tr, y_te = a
+    _x_tr, _x_te, y_tr, y_te = a
     assert len(y_tr) + len(y_te) == 100 and y_te.sum() == len(y_te) // 2 == 20
     assert not np.array_equal(a[0], b[0])  # other data, same indices: the split does not depend on the data
     assert np.array_equal(a[2], b[2]) and np.array_equal(a[3], b[3])

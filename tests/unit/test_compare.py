@@ -76,7 +76,7 @@ def test_best_group_holds_the_models_not_significantly_worse():
 def test_lower_and_closer_to_zero_metrics_compare_in_their_direction():
     recs = [rec(m, s, {"fid": f, "ct": c}) for m, fids, cts in
             (("low", [10.0, 11, 12], [-0.2, 0.1, 0.0]), ("high", [30.0, 31, 32], [3.0, -3.2, 2.9])) for s, (f, c)
-            in enumerate(zip(fids, cts))]
+            in enumerate(zip(fids, cts, strict=True))]
     cols = {c.metric: c for c in compare_records(recs).columns}
     assert cols["fid"].best == "low" and cols["fid"].best_group == ["low"]
     # C_T: closer to 0 is better, so |-3.2| counts as far as 3.2.

@@ -167,7 +167,7 @@ def test_ranking_equals_autorank_scipy_friedman_and_demsars_critical_difference(
     assert r.p_value == pytest.approx(stats.friedmanchisquare(*[table[c] for c in table]).pvalue, rel=1e-9)
     q = stats.studentized_range.ppf(0.95, 5, np.inf) / math.sqrt(2)
     assert r.cd == pytest.approx(q * math.sqrt(5 * 6 / (6 * 8)), rel=1e-3)
-    assert list(r.mean_rank)[0] == "m4"  # the highest values rank first
+    assert next(iter(r.mean_rank)) == "m4"  # the highest values rank first
 
 
 def test_ranking_orients_lower_is_better_and_reports_too_few_blocks():

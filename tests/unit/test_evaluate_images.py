@@ -19,11 +19,11 @@ from ganbench.evaluation import images as ei
 from ganbench.evaluation.engine import evaluate
 from ganbench.evaluation.options import DEFAULT_BOOTSTRAP, REF_SEED, EvalOptions
 from ganbench.evaluation.training import ImageEvaluator, eval_seed, make_evaluator
+from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.features.cache import FeatureCache
 from ganbench.generators import sample_all
 from ganbench.metrics.fid import fid_from_features
 from ganbench.metrics.stats import IntervalSpec, intervals
-from ganbench.features.base import FeatureExtractor, register_extractor
 from ganbench.registry import EXTRACTORS, METRICS
 
 
@@ -165,7 +165,7 @@ def test_is_without_logits_is_reported_unavailable_not_approximated():
 def test_parse_metrics_names():
     assert ei.parse_image_metrics("fid, kid,fid") == ["fid", "kid"]
     assert ei.parse_image_metrics(None) == list(ei.DEFAULT_METRICS)
-    with pytest.raises(GanbenchError, match="did you mean .*'fid'"):
+    with pytest.raises(GanbenchError, match=r"did you mean .*'fid'"):
         ei.parse_image_metrics("fdi")
 
 
@@ -192,7 +192,7 @@ def test_reference_features_are_cached(dataset, tmp_path):
     cache = FeatureCache(tmp_path / "fc")
     ext = PixelExtractor()
     info: dict = {}
-    f1, p1 = reference_features(dataset, 50, ext, seed=0, cache=cache, progress=False, info=info)
+    f1, _p1 = reference_features(dataset, 50, ext, seed=0, cache=cache, progress=False, info=info)
     assert info["ref_cache"] == "miss" and ext.calls == 50
     f2, _ = reference_features(dataset, 50, ext, seed=0, cache=cache, progress=False, info=info)
     assert info["ref_cache"] == "hit" and ext.calls == 50

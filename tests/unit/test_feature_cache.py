@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ganbench.errors import GanbenchError
-from ganbench.features.base import FeatureExtractor
 from ganbench.features import cache as cache_mod
+from ganbench.features.base import FeatureExtractor
 from ganbench.features.cache import FeatureCache, array_fingerprint, extractor_identity
 
 BASE = {"dataset": "cifar10/train", "data": "sha256:abc", "extractor": "inception-tf[fid-helper]/legacy-tf",

@@ -5,6 +5,7 @@ Gaussian mixture and on images (Fashion-MNIST, pooled-pixel features so it runs 
 from __future__ import annotations
 
 import numpy as np
+from test_check import MixtureSampler
 from threadpoolctl import threadpool_limits
 
 from ganbench.check import compare
@@ -12,7 +13,6 @@ from ganbench.data import get_dataset
 from ganbench.evaluation.images import compute_image_metrics
 from ganbench.evaluation.training import VectorEvaluator
 from ganbench.records import ResultRecord
-from test_check import MixtureSampler
 
 
 def _record(metrics, protocol, seed, target="fixed-generator"):

@@ -28,7 +28,6 @@ def test_every_target_kind_has_a_loader(tmp_path):
 
 def test_checkpoint_format_has_one_home(tmp_path):
     import ganbench.training.loop as train
-
     from ganbench import layout
 
     # The trainer uses the one loader; the file's name has one home (the run directory's layout).

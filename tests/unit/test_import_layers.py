@@ -13,6 +13,7 @@ inside functions (a deferred import is a dependency all the same).
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import os
 import pickle
@@ -27,9 +28,9 @@ PKG = ROOT / "ganbench"
 
 # Lowest first. A module belongs to the layer of the longest name listed that prefixes it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("ganbench", "ganbench.version", "ganbench.errors", "ganbench.faults", "ganbench.limits", "ganbench.registry",
-              "ganbench.code", "ganbench.io", "ganbench.layout", "ganbench.records", "ganbench.selection",
-              "ganbench.suites", "ganbench.presets", "ganbench.progress", "ganbench.pictures")),
+    ("base", ("ganbench", "ganbench.version", "ganbench.errors", "ganbench.faults", "ganbench.limits",
+              "ganbench.registry", "ganbench.code", "ganbench.io", "ganbench.layout", "ganbench.records",
+              "ganbench.selection", "ganbench.suites", "ganbench.presets", "ganbench.progress", "ganbench.pictures")),
     ("inputs", ("ganbench.config", "ganbench.data", "ganbench.nets", "ganbench.losses", "ganbench.features",
                 "ganbench.generators")),
     ("metrics", ("ganbench.metrics",)),
@@ -161,7 +162,7 @@ def _import_alone(module: str) -> tuple[str | None, list[str]]:
             try:
                 importlib.import_module(module)
                 out = (None, sorted(m for m in sys.modules if m == "ganbench" or m.startswith("ganbench.")))
-            except BaseException as e:  # noqa: BLE001  (reported to the parent)
+            except BaseException as e:  # reported to the parent
                 out = (f"{type(e).__name__}: {e}", [])
             os.write(w, pickle.dumps(out))
         finally:
@@ -177,10 +178,8 @@ def _import_alone(module: str) -> tuple[str | None, list[str]]:
 
 def _check_alone(mods) -> list[str]:
     for m in PRELOAD:
-        try:
+        with contextlib.suppress(ImportError):
             importlib.import_module(m)
-        except ImportError:
-            pass
     problems = []
     for mod in mods:
         err, loaded = _import_alone(mod)

@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from ganbench.errors import DataNotFoundError, GanbenchError
-from ganbench.features import inception_net, preprocessing
-from ganbench.features import inception_weights as incw
+from ganbench.features import inception_net, inception_weights as incw, preprocessing
 from ganbench.features.base import extract_features
 from ganbench.features.inception import InceptionExtractor
 from ganbench.features.inception_weights import resolve_inception_weights

@@ -36,7 +36,9 @@ def test_check_uint8_images_one_line_errors():
     ok = np.zeros((2, 1, 4, 4), np.uint8)
     assert io.check_uint8_images(ok) is ok
     assert io.check_uint8_images(torch.zeros(2, 3, 28, 28, dtype=torch.uint8), channels=(3,), size=(28, 28)) is not None
-    for bad, match in [(np.zeros((2, 1, 4, 4), np.float32), r"expected uint8 images \[N, 1\|3, H, W\] \(NCHW with 1 or 3 channels\) \(0..255\), got float32"),
+    for bad, match in [(np.zeros((2, 1, 4, 4), np.float32),
+                        r"expected uint8 images \[N, 1\|3, H, W\] \(NCHW with 1 or 3 channels\) \(0..255\), "
+                        r"got float32"),
                        (np.zeros((2, 5, 4, 4), np.uint8), r"got shape \(2, 5, 4, 4\)"),
                        (torch.zeros(1, 4, 4, dtype=torch.uint8), "NCHW"),
                        (np.zeros((2, 3, 32, 32), np.uint8), None)]:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_fakes import run_cli
 from ganbench import layout
 from ganbench.config import RunConfig
 from ganbench.layout import RunLayout, SuiteLayout
 from ganbench.records import read_records
 
+from cli_fakes import run_cli
+
 
 def test_run_config_directory_is_the_layout():
     cfg = RunConfig(model="gan", dataset="npz:/data/x.npz", seed=2, out_dir=Path("out"))
-    assert cfg.run_dir() == RunLayout.of("out", "gan", "npz:/data/x.npz", 2).root == Path("out/gan/npz__data_x.npz/seed2")
+    assert cfg.run_dir() == RunLayout.of("out", "gan", "npz:/data/x.npz", 2).root == \
+        Path("out/gan/npz__data_x.npz/seed2")
     assert cfg.layout().records == cfg.run_dir() / layout.RECORDS
     assert SuiteLayout(Path("out")).run("gan", "npz:/data/x.npz", 2) == cfg.layout()
 

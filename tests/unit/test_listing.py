@@ -42,9 +42,9 @@ def test_a_declaration_its_module_does_not_register_is_a_bug():
 def test_light_commands_import_no_torch(argv):
     # The startup time itself is in benchmarks/bench_startup.py; here: what makes it slow stays out.
     code = ("import sys; from ganbench.cli import main\n"
-            "try:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
             "heavy = sorted(m for m in ('torch', 'scipy', 'sklearn', 'pandas', 'matplotlib') if m in sys.modules)\n"
-            "print('HEAVY', heavy)" % argv)
+            "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "HEAVY []" in out.stdout, out.stdout[-500:]

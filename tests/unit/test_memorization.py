@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 
 from ganbench.errors import GanbenchError
-from ganbench.metrics import memorization as mem
 from ganbench.evaluation.training import write_nn_grid
+from ganbench.metrics import memorization as mem
 from ganbench.metrics.memorization import (
-    MemoOptions, copy_share, copy_threshold, ct_test, mann_whitney_z, memorization_metrics, nearest_neighbours,
+    MemoOptions,
+    copy_share,
+    copy_threshold,
+    ct_test,
+    mann_whitney_z,
+    memorization_metrics,
+    nearest_neighbours,
     train_self_nn_distances,
 )
 from ganbench.pictures import nn_grid
@@ -216,7 +222,7 @@ def test_pixel_space_ct_without_features(real):
 def test_registered_metric(real):
     from ganbench.registry import METRICS
 
-    images, feats = real
+    _images, feats = real
     spec = METRICS.get("memorization")
     out = spec(feats["train"], feats["copies"], heldout=feats["test"], **SETTINGS)
     assert set(out) <= set(spec.higher_is_better) and out["ct"] < -5 and out["copy_share_features"] >= 0.9

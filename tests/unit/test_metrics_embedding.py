@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -36,8 +38,8 @@ def test_cmmd_is_the_biased_estimator_written_out():
     """Paper formula (Jayasumana et al. 2024 Eq. 3, biased form) by direct double sums; unnormalised."""
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(9, 4)) * 5, rng.normal(size=(7, 4)) * 5 + 2
-    k = lambda a, b: np.exp(-np.sum((a - b) ** 2) / (2 * 10.0 ** 2))  # noqa: E731
-    mean_k = lambda a, b: np.mean([[k(p, q) for q in b] for p in a])  # noqa: E731
+    k = lambda a, b: np.exp(-np.sum((a - b) ** 2) / (2 * 10.0 ** 2))
+    mean_k = lambda a, b: np.mean([[k(p, q) for q in b] for p in a])
     want = 1000 * (mean_k(x, x) + mean_k(y, y) - 2 * mean_k(x, y))
     assert cmmd(x, y, normalize=False) == pytest.approx(want, rel=1e-10)
     assert cmmd(x, x) == pytest.approx(0.0, abs=1e-12)
@@ -119,7 +121,7 @@ def test_coverage_calibration_is_the_papers_sum_and_monotone():
     direct = sum(min(j, k) * comb(m, j) * beta(k + j, n + m - k - j) for j in range(m + 1)) / beta(k, n - k) / k
     assert _expected_coverage(m, k, n) == pytest.approx(direct, rel=1e-10)
     f = [_expected_coverage(i, k, n) for i in range(31)]
-    assert all(a <= b for a, b in zip(f, f[1:])) and f[k - 1] == 0.0
+    assert all(a <= b for a, b in itertools.pairwise(f)) and f[k - 1] == 0.0
     # g is searchsorted(f, raw) / (M + 1) over the whole table (the authors' _g).
     for raw in (0.0, 0.1, 0.5, f[17], 0.99):
         assert calibrate_coverage(raw, k, n, 30) == np.searchsorted(f, raw) / 31

@@ -174,8 +174,8 @@ def test_every_recipe_builds_image_nets(model):
     assert model in MODELS
     r = load_recipe(model)
     for shape in ((1, 28, 28), (3, 32, 32)):
-        g, d = build_networks(r.arch["image"], shape, 10, r.conditional)
+        g, _d = build_networks(r.arch["image"], shape, 10, r.conditional)
         assert g.num_classes == (10 if r.conditional else 0)
     if r.conditional:
-        g, d = build_networks(r.arch["vector"], (2,), 8, r.conditional)  # mixtures have mode labels
+        g, _d = build_networks(r.arch["vector"], (2,), 8, r.conditional)  # mixtures have mode labels
         assert g.num_classes == 8

@@ -20,7 +20,6 @@ import torch
 from ganbench.errors import GanbenchError
 from ganbench.metrics import nnd as N
 
-
 # ------------------------------------------------------------------------------------------------
 # The transcription (towards_gan_benchmarks at google-research/google-research, lib/gan.py and
 # lib/nn_divergence.py; line references are to the functions named)
@@ -140,10 +139,10 @@ def test_training_keeps_an_ema_starting_at_the_initial_weights(monkeypatch):
     monkeypatch.setattr(N, "build_critic", lambda *a, **k: built.append(real_build(*a, **k)) or built[-1])
     shadow, _ = N.train_critic(pool, pool, (1, 8, 8), N.NNDBudget("t", 1, 4, 1, 2, 0.75, "test"), seed=3)
     trained = built[0]
-    for s, i, t in zip(shadow.parameters(), init.parameters(), trained.parameters()):
+    for s, i, t in zip(shadow.parameters(), init.parameters(), trained.parameters(), strict=True):
         assert torch.allclose(s, 0.75 * i + 0.25 * t, atol=1e-6)
     # The step moved the weights (the output bias has no gradient: it cancels in mean D(fake) - mean D(real)).
-    assert sum(not torch.equal(i, t) for i, t in zip(init.parameters(), trained.parameters())) >= 6
+    assert sum(not torch.equal(i, t) for i, t in zip(init.parameters(), trained.parameters(), strict=True)) >= 6
 
 
 def test_input_scaling_and_dequantisation():
@@ -214,8 +213,8 @@ def test_generated_pools_generator_fresh_image_set_halves():
     first = [x.numpy() for x in a.batches(2, 4, 1, 1)]
     again = [x.numpy() for x in a.batches(2, 4, 1, 1)]
     other = [x.numpy() for x in a.batches(2, 4, 1, 3)]
-    assert all(np.array_equal(p, q) for p, q in zip(first, again))  # seeded
-    assert not all(np.array_equal(p, q) for p, q in zip(first, other))  # another phase, other latents
+    assert all(np.array_equal(p, q) for p, q in zip(first, again, strict=True))  # seeded
+    assert not all(np.array_equal(p, q) for p, q in zip(first, other, strict=True))  # another phase, other latents
 
 
 def test_a_visible_difference_scores_higher_than_none():
@@ -238,7 +237,8 @@ def test_bad_input_is_one_line():
     cases = [
         (lambda: N.nnd((imgs, imgs), rng.normal(size=(40, 16)).astype(np.float32), TINY), "no feature-space"),
         (lambda: N.nnd((imgs[:5], imgs), imgs, TINY), "at least 10 images"),
-        (lambda: N.nnd((imgs, imgs), imgs[:15], TINY), "at least 10 images in the generated set.s training half, got 7"),
+        (lambda: N.nnd((imgs, imgs), imgs[:15], TINY),
+         "at least 10 images in the generated set.s training half, got 7"),
         (lambda: N.nnd((imgs, imgs), imgs[:, :, :4], TINY), "are .1, 4, 8., the critic's real images .1, 8, 8."),
         (lambda: N.nnd((imgs, imgs), imgs.astype(np.float32), TINY), "uint8"),
         (lambda: N.nnd((imgs, imgs), imgs, "fast"), "unknown nnd budget 'fast'"),

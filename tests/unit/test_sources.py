@@ -11,8 +11,8 @@ import pytest
 
 from ganbench.data import sources
 from ganbench.data.sources import Remote, Source, resolve
-from ganbench.io import download
 from ganbench.errors import DataNotFoundError, GanbenchError
+from ganbench.io import download
 
 FILES = ("a.bin", ("b.bin", "b.bin.gz"))
 

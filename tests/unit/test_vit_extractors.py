@@ -22,7 +22,6 @@ from ganbench.errors import DataNotFoundError, GanbenchError  # noqa: E402
 from ganbench.features.base import extract_features  # noqa: E402
 from ganbench.registry import EXTRACTORS  # noqa: E402
 
-
 # The ViT-L tests build three 300M-parameter networks (about 6 min on 2 busy cores); they add only
 # the architecture constants to what the ViT-B/14 and small-CLIP tests check, so they run on request.
 large = pytest.mark.skipif(not os.environ.get("GANBENCH_TEST_LARGE_VIT"),
@@ -45,7 +44,7 @@ def _dinov2_reference_model(hub_name: str):
     torch.manual_seed(0)
     try:
         return torch.hub.load("facebookresearch/dinov2", hub_name, pretrained=False, verbose=False)
-    except Exception as e:  # noqa: BLE001 - offline without the hub code: nothing to compare with
+    except Exception as e:  # offline without the hub code: nothing to compare with
         pytest.skip(f"facebookresearch/dinov2 hub code unavailable ({type(e).__name__}: {str(e)[:80]})")
 
 
